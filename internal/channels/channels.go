@@ -1,0 +1,199 @@
+// Package channels defines what every provider connector speaks: the channel names, the
+// normalized daily ad row, the page-by-page reader interface and the classified provider error.
+package channels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Channel names a provider. The values are stored in the database and used in search attributes.
+type Channel string
+
+const (
+	Meta      Channel = "meta"
+	GoogleAds Channel = "google_ads"
+	TikTok    Channel = "tiktok"
+	Shopify   Channel = "shopify"
+	GA4       Channel = "ga4"
+)
+
+// All lists the channels in a fixed order.
+var All = []Channel{Meta, GoogleAds, TikTok, Shopify, GA4}
+
+// ParseChannel validates a channel name.
+func ParseChannel(s string) (Channel, error) {
+	for _, c := range All {
+		if string(c) == s {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("unknown channel %q (want one of meta, google_ads, tiktok, shopify, ga4)", s)
+}
+
+// DateLayout is the wire and storage layout of a calendar day.
+const DateLayout = "2006-01-02"
+
+// Window is an inclusive range of calendar days. Both ends are midnight UTC of their day.
+type Window struct {
+	From time.Time
+	To   time.Time
+}
+
+// ParseWindow parses two YYYY-MM-DD days and checks that from <= to.
+func ParseWindow(from, to string) (Window, error) {
+	f, err := time.Parse(DateLayout, from)
+	if err != nil {
+		return Window{}, fmt.Errorf("from %q is not a YYYY-MM-DD date", from)
+	}
+	t, err := time.Parse(DateLayout, to)
+	if err != nil {
+		return Window{}, fmt.Errorf("to %q is not a YYYY-MM-DD date", to)
+	}
+	if f.After(t) {
+		return Window{}, fmt.Errorf("from %s is after to %s", from, to)
+	}
+	return Window{From: f, To: t}, nil
+}
+
+// Days is the number of calendar days in the window.
+func (w Window) Days() int { return int(w.To.Sub(w.From).Hours()/24) + 1 }
+
+func (w Window) String() string {
+	return w.From.Format(DateLayout) + ".." + w.To.Format(DateLayout)
+}
+
+// Level is the granularity of an ad report.
+type Level string
+
+const (
+	LevelCampaign Level = "campaign"
+	LevelAdSet    Level = "adset"
+	LevelAd       Level = "ad"
+)
+
+// AdRow is one day of one ad object's delivery, normalized across providers.
+// Money is integer micros of Currency; conversions are micros of a conversion count
+// (providers report fractional conversions).
+type AdRow struct {
+	Channel               Channel
+	AccountID             string
+	CampaignID            string
+	CampaignName          string
+	AdSetID               string
+	AdSetName             string
+	AdID                  string
+	AdName                string
+	Date                  time.Time
+	Currency              string
+	SpendMicros           int64
+	Impressions           int64
+	Clicks                int64
+	ConversionsMicros     int64
+	ConversionValueMicros int64
+}
+
+// Account is what a connector needs to call the provider for one connected account.
+type Account struct {
+	// ID is the provider's account id in its canonical form (Meta: digits, without "act_").
+	ID    string
+	Token string
+}
+
+// AccountInfo is the provider's description of an account.
+type AccountInfo struct {
+	ID       string
+	Name     string
+	Currency string
+	Timezone string
+}
+
+// ReadRequest says what to read.
+type ReadRequest struct {
+	Window Window
+	Level  Level
+}
+
+// Page is the result of one provider call.
+type Page struct {
+	Rows []AdRow
+	// Next is the opaque cursor of the next call; "" means the read is complete.
+	Next string
+	// Wait asks the caller to wait at least this long before the next call: a report
+	// that is still running, or provider usage close to its limit.
+	Wait time.Duration
+}
+
+// AdReader reads daily ad metrics from one provider, one page per call. Cursors are opaque
+// strings that survive a process restart, so a read can resume where it stopped.
+type AdReader interface {
+	AccountInfo(ctx context.Context, acct Account) (AccountInfo, error)
+	ReadPage(ctx context.Context, acct Account, req ReadRequest, cursor string) (Page, error)
+}
+
+// ErrorKind classifies a provider failure by what the caller should do about it.
+type ErrorKind int
+
+const (
+	// KindTransient: retry with backoff (5xx, timeouts, transient provider errors).
+	KindTransient ErrorKind = iota
+	// KindRateLimited: retry after RetryAfter.
+	KindRateLimited
+	// KindAuth: the token is expired or revoked; retrying cannot help.
+	KindAuth
+	// KindBadRequest: the provider rejected the request; retrying cannot help.
+	KindBadRequest
+)
+
+func (k ErrorKind) String() string {
+	switch k {
+	case KindRateLimited:
+		return "rate_limited"
+	case KindAuth:
+		return "auth"
+	case KindBadRequest:
+		return "bad_request"
+	default:
+		return "transient"
+	}
+}
+
+// Error is a classified provider failure.
+type Error struct {
+	Channel    Channel
+	Kind       ErrorKind
+	HTTPStatus int
+	// Code is the provider's own error code (Meta error.code), 0 if none.
+	Code       int
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s %s error", e.Channel, e.Kind)
+	if e.HTTPStatus != 0 {
+		msg += fmt.Sprintf(" (HTTP %d", e.HTTPStatus)
+		if e.Code != 0 {
+			msg += fmt.Sprintf(", code %d", e.Code)
+		}
+		msg += ")"
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	return msg
+}
+
+// AsError returns the classified provider error inside err, if any.
+func AsError(err error) (*Error, bool) {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe, true
+	}
+	return nil, false
+}

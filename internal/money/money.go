@@ -1,0 +1,91 @@
+// Package money converts between decimal strings and integer micros without floating point.
+package money
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MicrosPerUnit is the number of micros in one currency unit.
+const MicrosPerUnit = 1_000_000
+
+// ParseMicros parses a decimal string such as "14.35", "-0.5" or "120" into micros.
+// It accepts at most six fractional digits (more would lose precision) and rejects
+// exponents, spaces and anything a float parser would round.
+func ParseMicros(s string) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("parse amount: empty string")
+	}
+	neg := false
+	body := s
+	switch body[0] {
+	case '-':
+		neg = true
+		body = body[1:]
+	case '+':
+		body = body[1:]
+	}
+	whole, frac, hasDot := strings.Cut(body, ".")
+	if whole == "" && (!hasDot || frac == "") {
+		return 0, fmt.Errorf("parse amount %q: no digits", s)
+	}
+	if hasDot && frac == "" && whole == "" {
+		return 0, fmt.Errorf("parse amount %q: no digits", s)
+	}
+	for _, part := range []string{whole, frac} {
+		for _, r := range part {
+			if r < '0' || r > '9' {
+				return 0, fmt.Errorf("parse amount %q: unexpected character %q", s, r)
+			}
+		}
+	}
+	// Trailing zeros beyond micros carry no value; anything else would be rounded away.
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > 6 {
+		return 0, fmt.Errorf("parse amount %q: more than 6 decimal places", s)
+	}
+	frac += strings.Repeat("0", 6-len(frac))
+	if whole == "" {
+		whole = "0"
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > (1<<63-1)/MicrosPerUnit-1 {
+		return 0, fmt.Errorf("parse amount %q: out of range", s)
+	}
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	v := w*MicrosPerUnit + f
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
+
+// FormatMicros renders micros as a decimal string with at least two fractional digits
+// and no trailing zeros beyond them: 14350000 -> "14.35", 1234567 -> "1.234567".
+func FormatMicros(v int64) string {
+	neg := v < 0
+	u := uint64(v)
+	if neg {
+		u = uint64(-v)
+	}
+	whole := u / MicrosPerUnit
+	frac := fmt.Sprintf("%06d", u%MicrosPerUnit)
+	frac = strings.TrimRight(frac, "0")
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	s := strconv.FormatUint(whole, 10) + "." + frac
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// FormatDecimalMicros renders micros of a plain quantity (a conversion count) with no
+// trailing zeros: 2000000 -> "2", 2500000 -> "2.5".
+func FormatDecimalMicros(v int64) string {
+	s := FormatMicros(v)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Connection statuses.
+const (
+	ConnectionActive      = "active"
+	ConnectionNeedsReauth = "needs_reauth"
+	ConnectionError       = "error"
+)
+
+// ErrConflict is returned when a unique natural key already exists.
+var ErrConflict = errors.New("already exists")
+
+// Connection is a workspace's link to one provider account.
+type Connection struct {
+	ID                   string
+	WorkspaceID          string
+	Channel              string
+	ExternalAccountID    string
+	DisplayName          string
+	Status               string
+	StatusReason         string
+	TokenCiphertext      []byte
+	Timezone             string
+	Currency             string
+	CursorDate           *time.Time
+	ActiveSyncWorkflowID string
+	LastSyncedAt         *time.Time
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+const connectionColumns = `id, workspace_id, channel, external_account_id, display_name, status,
+	status_reason, token_ciphertext, timezone, currency, cursor_date,
+	coalesce(active_sync_workflow_id, ''), last_synced_at, created_at, updated_at`
+
+func scanConnection(row pgx.Row) (Connection, error) {
+	var c Connection
+	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Channel, &c.ExternalAccountID, &c.DisplayName, &c.Status,
+		&c.StatusReason, &c.TokenCiphertext, &c.Timezone, &c.Currency, &c.CursorDate,
+		&c.ActiveSyncWorkflowID, &c.LastSyncedAt, &c.CreatedAt, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Connection{}, ErrNotFound
+	}
+	return c, err
+}
+
+// NewConnection is what CreateConnection inserts.
+type NewConnection struct {
+	WorkspaceID       string
+	Channel           string
+	ExternalAccountID string
+	DisplayName       string
+	TokenCiphertext   []byte
+	Timezone          string
+	Currency          string
+}
+
+// CreateConnection inserts a connection. A second connection of the same account in the
+// same workspace returns ErrConflict.
+func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (Connection, error) {
+	row := s.Pool.QueryRow(ctx, `
+		INSERT INTO connections (workspace_id, channel, external_account_id, display_name,
+			token_ciphertext, timezone, currency)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		RETURNING `+connectionColumns,
+		n.WorkspaceID, n.Channel, n.ExternalAccountID, n.DisplayName, n.TokenCiphertext, n.Timezone, n.Currency)
+	c, err := scanConnection(row)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return Connection{}, fmt.Errorf("connection %s/%s: %w", n.Channel, n.ExternalAccountID, ErrConflict)
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("insert connection: %w", err)
+	}
+	return c, nil
+}
+
+// GetConnection loads a connection of the workspace; another workspace's id is ErrNotFound.
+func (s *Store) GetConnection(ctx context.Context, workspaceID, id string) (Connection, error) {
+	if !isUUID(id) {
+		return Connection{}, ErrNotFound
+	}
+	c, err := scanConnection(s.Pool.QueryRow(ctx,
+		`SELECT `+connectionColumns+` FROM connections WHERE workspace_id = $1 AND id = $2`, workspaceID, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Connection{}, fmt.Errorf("load connection %s: %w", id, err)
+	}
+	return c, err
+}
+
+// ListConnections lists the workspace's connections, oldest first.
+func (s *Store) ListConnections(ctx context.Context, workspaceID string) ([]Connection, error) {
+	rows, err := s.Pool.Query(ctx,
+		`SELECT `+connectionColumns+` FROM connections WHERE workspace_id = $1 ORDER BY created_at, id`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan connection: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SetConnectionStatus records a status such as needs_reauth with a human-readable reason.
+func (s *Store) SetConnectionStatus(ctx context.Context, workspaceID, id, status, reason string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE connections SET status = $3, status_reason = $4, updated_at = now()
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id, status, reason)
+	if err != nil {
+		return fmt.Errorf("set connection %s status %s: %w", id, status, err)
+	}
+	return nil
+}
+
+// UpdateConnectionAccount stores what the provider says about the account.
+func (s *Store) UpdateConnectionAccount(ctx context.Context, workspaceID, id, name, currency, timezone string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE connections SET display_name = $3, currency = $4, timezone = $5, updated_at = now()
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id, name, currency, timezone)
+	if err != nil {
+		return fmt.Errorf("update connection %s account: %w", id, err)
+	}
+	return nil
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS sync_runs;
+DROP TABLE IF EXISTS ad_metrics_daily;
+DROP TABLE IF EXISTS connections;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS workspaces;

@@ -1,0 +1,110 @@
+// Package workflows holds the deterministic workflow code and the names everything else
+// uses to reach it: task queues, workflow IDs, search attributes, query names.
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueueSync runs the sync workflows and their bookkeeping activities.
+const TaskQueueSync = "sync"
+
+// ChannelTaskQueue is the task queue of a channel's provider-calling activities; each has its
+// own server-side rate limit because each provider has its own quota.
+func ChannelTaskQueue(channel string) string { return "sync-" + channel }
+
+// Search attributes every workflow carries, so operations can filter runs in the Web UI
+// (e.g. `Channel="meta" AND ExecutionStatus="Failed"`).
+var (
+	WorkspaceIDKey  = temporal.NewSearchAttributeKeyKeyword("WorkspaceId")
+	ConnectionIDKey = temporal.NewSearchAttributeKeyKeyword("ConnectionId")
+	ChannelKey      = temporal.NewSearchAttributeKeyKeyword("Channel")
+)
+
+// SearchAttributeNames lists the custom search attributes to register on a namespace.
+var SearchAttributeNames = []string{"WorkspaceId", "ConnectionId", "Channel"}
+
+// ProgressQuery is answered by ChannelSync with a Progress.
+const ProgressQuery = "progress"
+
+// Sync kinds.
+const (
+	KindIncremental = "incremental"
+	KindBackfill    = "backfill"
+)
+
+// SyncWorkflowID is the ID of a connection's on-demand incremental sync. A fixed ID makes
+// two concurrent triggers collapse into one run.
+func SyncWorkflowID(connectionID string) string { return "sync-" + connectionID }
+
+// ScheduleID is the ID of a connection's Temporal Schedule. Scheduled runs get the ID
+// "<ScheduleWorkflowID>-<timestamp>".
+func ScheduleID(connectionID string) string { return "sync-schedule-" + connectionID }
+
+// ScheduleWorkflowID is the workflow ID prefix of a connection's scheduled syncs.
+func ScheduleWorkflowID(connectionID string) string { return "scheduled-sync-" + connectionID }
+
+// BackfillWorkflowID is the ID of a connection's backfill of [from, to].
+func BackfillWorkflowID(connectionID, from, to string) string {
+	return "backfill-" + connectionID + "-" + from + "-" + to
+}
+
+// BackfillWindowWorkflowID is the ID of one window of a backfill.
+func BackfillWindowWorkflowID(connectionID, from, to string) string {
+	return "backfill-window-" + connectionID + "-" + from + "-" + to
+}
+
+// ChannelSyncInput starts a ChannelSync. From/To (YYYY-MM-DD) are set for backfill windows;
+// an incremental sync computes its window from the connection's cursor.
+type ChannelSyncInput struct {
+	WorkspaceID  string
+	ConnectionID string
+	Channel      string
+	Kind         string
+	From         string
+	To           string
+}
+
+// ChannelSyncResult is what a ChannelSync returns.
+type ChannelSyncResult struct {
+	SyncRunID string
+	Status    string // succeeded | skipped
+	From      string
+	To        string
+	Pages     int
+	Rows      int64
+	// HeldBy names the running sync that made this one skip.
+	HeldBy string
+}
+
+// Progress is the answer to ProgressQuery.
+type Progress struct {
+	Phase     string // preparing | reading | finishing | done | failed | skipped
+	SyncRunID string
+	From      string
+	To        string
+	Pages     int
+	Rows      int64
+}
+
+// BackfillInput starts a Backfill of [From, To] in windows of WindowDays, at most
+// MaxConcurrent at once. NextFrom is where a continued-as-new run resumes.
+type BackfillInput struct {
+	WorkspaceID   string
+	ConnectionID  string
+	Channel       string
+	From          string
+	To            string
+	WindowDays    int
+	MaxConcurrent int
+	NextFrom      string
+	// Totals carried across continue-as-new.
+	WindowsDone int
+	Rows        int64
+}
+
+// BackfillResult is what a Backfill returns.
+type BackfillResult struct {
+	Windows int
+	Rows    int64
+}
