@@ -39,6 +39,10 @@ CREATE TABLE connections (
     -- The incremental sync that holds this connection's one-sync-at-a-time lock.
     active_sync_workflow_id text,
     last_synced_at          timestamptz,
+    -- The Temporal Schedule keeps only a compiled calendar, so the cron text as the user
+    -- wrote it is kept here; the schedule itself stays the source of truth for paused/next runs.
+    schedule_cron           text NOT NULL DEFAULT '17 */6 * * *',
+    schedule_timezone       text NOT NULL DEFAULT '',
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
     UNIQUE (workspace_id, channel, external_account_id)

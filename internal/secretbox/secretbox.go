@@ -70,3 +70,9 @@ func (b *Box) Open(sealed, additional []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// ConnectionTokenAAD is the additional data that binds a connection's sealed access token
+// to its workspace, channel and account.
+func ConnectionTokenAAD(workspaceID, channel, accountID string) []byte {
+	return []byte(workspaceID + ":" + channel + ":" + accountID)
+}

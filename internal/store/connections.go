@@ -155,3 +155,26 @@ func isUUID(s string) bool {
 	}
 	return true
 }
+
+// ConnectionSchedule returns the cron text and timezone the connection's schedule was set with.
+func (s *Store) ConnectionSchedule(ctx context.Context, workspaceID, id string) (cron, timezone string, err error) {
+	err = s.Pool.QueryRow(ctx, `SELECT schedule_cron, CASE WHEN schedule_timezone = '' THEN timezone ELSE schedule_timezone END
+		FROM connections WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(&cron, &timezone)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("load schedule of connection %s: %w", id, err)
+	}
+	return cron, timezone, nil
+}
+
+// SetConnectionSchedule records the cron text and timezone of the connection's schedule.
+func (s *Store) SetConnectionSchedule(ctx context.Context, workspaceID, id, cron, timezone string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE connections SET schedule_cron = $3, schedule_timezone = $4, updated_at = now()
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id, cron, timezone)
+	if err != nil {
+		return fmt.Errorf("save schedule of connection %s: %w", id, err)
+	}
+	return nil
+}

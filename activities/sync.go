@@ -1,0 +1,402 @@
+// Package activities holds the activity implementations. Each activity struct carries its
+// dependencies; activities are at-least-once, so every write they make is idempotent.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+)
+
+// Error types the workflows name in their retry policies.
+const (
+	ErrTypeConnectionNotFound = "ConnectionNotFound"
+	ErrTypeNeedsReauth        = "NeedsReauth"
+	ErrTypeProviderAuth       = "ProviderAuth"
+	ErrTypeProviderBadRequest = "ProviderBadRequest"
+	ErrTypeProviderRateLimit  = "ProviderRateLimited"
+	ErrTypeProviderThrottled  = "ProviderThrottled"
+	ErrTypeProviderTransient  = "ProviderTransient"
+	ErrTypeInvalidInput       = "InvalidInput"
+)
+
+// NonRetryableErrorTypes are failures that another attempt cannot fix.
+var NonRetryableErrorTypes = []string{
+	ErrTypeConnectionNotFound, ErrTypeNeedsReauth, ErrTypeProviderAuth, ErrTypeProviderBadRequest, ErrTypeInvalidInput,
+}
+
+// Lookback is how far before the cursor an incremental sync re-reads, per channel, because
+// providers restate recent days (Meta: up to 28 days).
+var lookback = map[channels.Channel]int{
+	channels.Meta: 28,
+}
+
+// retentionDays is how far back a provider keeps data (Meta: 37 months).
+const retentionDays = 1123
+
+// Sync is the set of sync activities.
+type Sync struct {
+	Store    *store.Store
+	Readers  map[channels.Channel]channels.AdReader
+	Box      *secretbox.Box
+	Temporal client.Client
+	Logger   *slog.Logger
+	// Now is the clock used for "today"; nil means time.Now.
+	Now func() time.Time
+	// MaxPagesPerCall bounds one SyncWindow call so the workflow's progress query moves.
+	MaxPagesPerCall int
+	// MaxInlineWait is the longest provider-requested wait served by sleeping inside the
+	// activity; longer ones end the attempt with NextRetryDelay so no slot is held.
+	MaxInlineWait time.Duration
+}
+
+// PrepareInput identifies the run being prepared.
+type PrepareInput struct {
+	WorkspaceID  string
+	ConnectionID string
+	Kind         string
+	From         string
+	To           string
+	WorkflowID   string
+	RunID        string
+}
+
+// PrepareResult tells the workflow what to read, or that another sync holds the connection.
+type PrepareResult struct {
+	SyncRunID string
+	Channel   string
+	From      string
+	To        string
+	Skipped   bool
+	HeldBy    string
+}
+
+// PrepareSync loads the connection, takes its one-sync-at-a-time lock (incremental syncs),
+// computes the window in the account's timezone and records the sync_runs row.
+func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult, error) {
+	conn, err := a.Store.GetConnection(ctx, in.WorkspaceID, in.ConnectionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("connection %s not found in workspace %s", in.ConnectionID, in.WorkspaceID), ErrTypeConnectionNotFound, err)
+	}
+	if err != nil {
+		return PrepareResult{}, err
+	}
+	if conn.Status == store.ConnectionNeedsReauth {
+		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("connection %s needs to be reconnected: %s", conn.ID, conn.StatusReason), ErrTypeNeedsReauth, nil)
+	}
+	window, err := a.window(conn, in)
+	if err != nil {
+		return PrepareResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, err)
+	}
+	if in.Kind == "incremental" {
+		ok, holder, err := a.Store.AcquireSyncLock(ctx, conn.ID, in.WorkflowID, a.holderFinished)
+		if err != nil {
+			return PrepareResult{}, err
+		}
+		if !ok {
+			return PrepareResult{Channel: conn.Channel, Skipped: true, HeldBy: holder}, nil
+		}
+	}
+	run, err := a.Store.StartSyncRun(ctx, store.NewSyncRun{
+		WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, Channel: conn.Channel, Kind: in.Kind,
+		WorkflowID: in.WorkflowID, RunID: in.RunID, Window: window,
+	})
+	if err != nil {
+		return PrepareResult{}, err
+	}
+	return PrepareResult{
+		SyncRunID: run.ID, Channel: conn.Channel,
+		From: run.WindowFrom.Format(channels.DateLayout), To: run.WindowTo.Format(channels.DateLayout),
+	}, nil
+}
+
+// window is [cursor - lookback, today] in the account's timezone for incremental syncs and
+// the requested days for backfills, never further back than the provider keeps data.
+func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, error) {
+	loc, err := time.LoadLocation(conn.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	y, m, d := now().In(loc).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	earliest := today.AddDate(0, 0, -retentionDays)
+	if in.Kind != "incremental" {
+		w, err := channels.ParseWindow(in.From, in.To)
+		if err != nil {
+			return channels.Window{}, err
+		}
+		if w.To.After(today) {
+			w.To = today
+		}
+		if w.From.Before(earliest) {
+			w.From = earliest
+		}
+		if w.From.After(w.To) {
+			return channels.Window{}, fmt.Errorf("window %s..%s is outside the provider's data (%s..%s)",
+				in.From, in.To, earliest.Format(channels.DateLayout), today.Format(channels.DateLayout))
+		}
+		return w, nil
+	}
+	back := lookback[channels.Channel(conn.Channel)]
+	from := today.AddDate(0, 0, -back)
+	if conn.CursorDate != nil {
+		c := conn.CursorDate.UTC()
+		from = time.Date(c.Year(), c.Month(), c.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -back)
+	}
+	if from.After(today) {
+		from = today
+	}
+	if from.Before(earliest) {
+		from = earliest
+	}
+	return channels.Window{From: from, To: today}, nil
+}
+
+// holderFinished reports whether the workflow holding a connection's lock has closed, so a
+// lock left by a terminated run does not block the connection forever.
+func (a *Sync) holderFinished(ctx context.Context, workflowID string) (bool, error) {
+	resp, err := a.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	return resp.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// SyncWindowInput names the run whose window is read.
+type SyncWindowInput struct {
+	WorkspaceID string
+	SyncRunID   string
+}
+
+// SyncWindowResult is the run's progress after this call.
+type SyncWindowResult struct {
+	Pages int
+	Rows  int64
+	Done  bool
+}
+
+// readPosition is the heartbeat detail of SyncWindow: the provider cursor and how many
+// pages were committed when it was recorded. Never rows.
+type readPosition struct {
+	Cursor string
+	Pages  int
+	Rows   int64
+}
+
+// SyncWindow reads pages of the run's window from the provider and commits each page with
+// its cursor in one transaction. It resumes from the newest of the heartbeat cursor and the
+// committed cursor, so a worker that dies mid-window costs at most one page of re-reading.
+func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowResult, error) {
+	run, err := a.Store.GetSyncRun(ctx, in.SyncRunID)
+	if err != nil || run.WorkspaceID != in.WorkspaceID {
+		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("sync run %s not found", in.SyncRunID), ErrTypeInvalidInput, err)
+	}
+	pos := readPosition{Cursor: run.PageCursor, Pages: run.Pages, Rows: run.RowsWritten}
+	if activity.HasHeartbeatDetails(ctx) {
+		var hb readPosition
+		if err := activity.GetHeartbeatDetails(ctx, &hb); err == nil && hb.Pages > pos.Pages {
+			pos = hb
+		}
+	}
+	if pos.Pages > 0 && pos.Cursor == "" {
+		return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Done: true}, nil
+	}
+	conn, err := a.Store.GetConnection(ctx, run.WorkspaceID, run.ConnectionID)
+	if err != nil {
+		return SyncWindowResult{}, fmt.Errorf("load connection %s: %w", run.ConnectionID, err)
+	}
+	ch := channels.Channel(conn.Channel)
+	reader, ok := a.Readers[ch]
+	if !ok {
+		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no connector for channel %s", ch), ErrTypeInvalidInput, nil)
+	}
+	token, err := a.Box.Open(conn.TokenCiphertext, secretbox.ConnectionTokenAAD(conn.WorkspaceID, conn.Channel, conn.ExternalAccountID))
+	if err != nil {
+		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("open access token of connection %s: %v", conn.ID, err), ErrTypeInvalidInput, nil)
+	}
+	acct := channels.Account{ID: conn.ExternalAccountID, Token: string(token)}
+	req := channels.ReadRequest{Window: channels.Window{From: run.WindowFrom, To: run.WindowTo}, Level: channels.LevelAd}
+	log := a.logger().With("sync_run", run.ID, "connection", conn.ID, "channel", ch, "window", req.Window.String())
+	if pos.Cursor != "" {
+		log.Info("resuming window", "pages_done", pos.Pages)
+	}
+
+	maxPages := a.MaxPagesPerCall
+	if maxPages <= 0 {
+		maxPages = 25
+	}
+	pagesThisCall := 0
+	for {
+		page, err := reader.ReadPage(ctx, acct, req, pos.Cursor)
+		if err != nil {
+			return a.result(pos), a.classify(ctx, conn, err)
+		}
+		if len(page.Rows) > 0 || page.Next == "" {
+			run, err = a.Store.CommitAdPage(ctx, run, page.Rows, page.Next)
+			if err != nil {
+				return a.result(pos), err
+			}
+			pagesThisCall++
+			pos = readPosition{Cursor: page.Next, Pages: run.Pages, Rows: run.RowsWritten}
+		} else if page.Next != pos.Cursor {
+			if err := a.Store.SaveSyncCursor(ctx, run.ID, page.Next); err != nil {
+				return a.result(pos), err
+			}
+			pos.Cursor = page.Next
+		}
+		activity.RecordHeartbeat(ctx, pos)
+		if page.Next == "" {
+			log.Info("window read", "pages", pos.Pages, "rows", pos.Rows)
+			return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Done: true}, nil
+		}
+		if page.Wait > 0 {
+			if err := a.wait(ctx, page.Wait, pos); err != nil {
+				return a.result(pos), err
+			}
+		}
+		if pagesThisCall >= maxPages {
+			return a.result(pos), nil
+		}
+	}
+}
+
+func (a *Sync) result(pos readPosition) SyncWindowResult {
+	return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows}
+}
+
+// wait serves a provider-requested pause: short ones by sleeping while heartbeating, long
+// ones by ending the attempt and asking Temporal to retry after the pause.
+func (a *Sync) wait(ctx context.Context, d time.Duration, pos readPosition) error {
+	maxInline := a.MaxInlineWait
+	if maxInline <= 0 {
+		maxInline = 30 * time.Second
+	}
+	if d > maxInline {
+		return temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("provider asked to pause for %s", d), ErrTypeProviderThrottled,
+			temporal.ApplicationErrorOptions{NextRetryDelay: d})
+	}
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return nil
+		case <-tick.C:
+			activity.RecordHeartbeat(ctx, pos)
+		}
+	}
+}
+
+// classify turns a provider error into the Temporal error that makes the right thing
+// happen: wait the provider's delay, back off, or stop and flag the connection.
+func (a *Sync) classify(ctx context.Context, conn store.Connection, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	pe, ok := channels.AsError(err)
+	if !ok {
+		return temporal.NewApplicationError(err.Error(), ErrTypeProviderTransient)
+	}
+	switch pe.Kind {
+	case channels.KindAuth:
+		// Use a fresh context: the flag must land even if this attempt is being cancelled.
+		flagCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if ferr := a.Store.SetConnectionStatus(flagCtx, conn.WorkspaceID, conn.ID, store.ConnectionNeedsReauth, pe.Message); ferr != nil {
+			a.logger().Error("flag connection needs_reauth", "connection", conn.ID, "err", ferr)
+		}
+		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderAuth, nil)
+	case channels.KindBadRequest:
+		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderBadRequest, nil)
+	case channels.KindRateLimited:
+		return temporal.NewApplicationErrorWithOptions(pe.Error(), ErrTypeProviderRateLimit,
+			temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})
+	default:
+		return temporal.NewApplicationError(pe.Error(), ErrTypeProviderTransient)
+	}
+}
+
+// FinishInput closes a run.
+type FinishInput struct {
+	WorkspaceID  string
+	ConnectionID string
+	SyncRunID    string
+	WorkflowID   string
+	Kind         string
+	Succeeded    bool
+	Error        string
+}
+
+// FinishResult is the closed run's totals.
+type FinishResult struct {
+	Pages int
+	Rows  int64
+}
+
+// FinishSync records the run's outcome, advances the connection's cursor after a successful
+// incremental sync, and releases the connection's lock.
+func (a *Sync) FinishSync(ctx context.Context, in FinishInput) (FinishResult, error) {
+	var res FinishResult
+	if in.SyncRunID != "" {
+		status := store.RunSucceeded
+		if !in.Succeeded {
+			status = store.RunFailed
+		}
+		run, err := a.Store.FinishSyncRun(ctx, in.SyncRunID, status, in.Error, in.Kind == "incremental")
+		if err != nil {
+			return res, err
+		}
+		res = FinishResult{Pages: run.Pages, Rows: run.RowsWritten}
+	}
+	if !in.Succeeded && in.Kind == "incremental" {
+		conn, err := a.Store.GetConnection(ctx, in.WorkspaceID, in.ConnectionID)
+		if err == nil && conn.Status == store.ConnectionActive {
+			if err := a.Store.SetConnectionStatus(ctx, in.WorkspaceID, in.ConnectionID, store.ConnectionError, in.Error); err != nil {
+				return res, err
+			}
+		}
+	}
+	if in.Kind == "incremental" {
+		if err := a.Store.ReleaseSyncLock(ctx, in.ConnectionID, in.WorkflowID); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (a *Sync) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,296 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+)
+
+// Connection is a connection as the API shows it. It never carries the access token.
+type Connection struct {
+	ID           string     `json:"id"`
+	Channel      string     `json:"channel"`
+	AccountID    string     `json:"account_id"`
+	DisplayName  string     `json:"display_name"`
+	Status       string     `json:"status"`
+	StatusReason string     `json:"status_reason"`
+	Timezone     string     `json:"timezone"`
+	Currency     string     `json:"currency"`
+	CursorDate   *string    `json:"cursor_date"` // YYYY-MM-DD or null before the first sync
+	LastSyncedAt *time.Time `json:"last_synced_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+func connectionDTO(c store.Connection) Connection {
+	out := Connection{
+		ID: c.ID, Channel: c.Channel, AccountID: c.ExternalAccountID, DisplayName: c.DisplayName,
+		Status: c.Status, StatusReason: c.StatusReason, Timezone: c.Timezone, Currency: c.Currency,
+		LastSyncedAt: c.LastSyncedAt, CreatedAt: c.CreatedAt,
+	}
+	if c.CursorDate != nil {
+		d := c.CursorDate.Format(channels.DateLayout)
+		out.CursorDate = &d
+	}
+	return out
+}
+
+// ConnectionList is the body of GET /v1/connections.
+type ConnectionList struct {
+	Connections []Connection `json:"connections"`
+}
+
+// CreateConnectionRequest is the body of POST /v1/connections.
+type CreateConnectionRequest struct {
+	Channel     string `json:"channel"`
+	AccountID   string `json:"account_id"`
+	AccessToken string `json:"access_token"`
+}
+
+// maxTokenBytes bounds access tokens; real ones are a few hundred bytes.
+const maxTokenBytes = 4 << 10
+
+// accountInfoTimeout bounds the provider call that verifies a new token.
+const accountInfoTimeout = 20 * time.Second
+
+// accountNormalizer returns the function that brings a user-typed account id to the
+// channel's canonical form, or nil for a channel that cannot be connected yet.
+func accountNormalizer(ch channels.Channel) func(string) (string, error) {
+	switch ch {
+	case channels.Meta:
+		return normalizeMetaAccount
+	}
+	return nil
+}
+
+// normalizeMetaAccount accepts "act_123" or "123" and returns "123".
+func normalizeMetaAccount(s string) (string, error) {
+	id := strings.TrimPrefix(strings.TrimSpace(s), "act_")
+	if id == "" {
+		return "", errors.New("is required")
+	}
+	if len(id) > 32 {
+		return "", errors.New("is too long for a Meta ad account id")
+	}
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return "", errors.New(`must be a Meta ad account id: digits, optionally prefixed with "act_"`)
+		}
+	}
+	return id, nil
+}
+
+func (s *server) createConnection(c *gin.Context) {
+	var req CreateConnectionRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	var errs []FieldError
+	ch, reader, accountID := channels.Channel(""), channels.AdReader(nil), ""
+	switch parsed, err := channels.ParseChannel(req.Channel); {
+	case req.Channel == "":
+		errs = append(errs, FieldError{"channel", "is required"})
+	case err != nil:
+		errs = append(errs, FieldError{"channel", err.Error()})
+	default:
+		ch = parsed
+		normalize := accountNormalizer(ch)
+		reader = s.Readers[ch]
+		if normalize == nil || reader == nil {
+			errs = append(errs, FieldError{"channel", fmt.Sprintf("channel %s is not supported yet", ch)})
+			break
+		}
+		id, err := normalize(req.AccountID)
+		if err != nil {
+			errs = append(errs, FieldError{"account_id", err.Error()})
+		}
+		accountID = id
+	}
+	switch {
+	case strings.TrimSpace(req.AccessToken) == "":
+		errs = append(errs, FieldError{"access_token", "is required"})
+	case len(req.AccessToken) >= maxTokenBytes:
+		errs = append(errs, FieldError{"access_token", fmt.Sprintf("must be shorter than %d bytes", maxTokenBytes)})
+	case strings.ContainsFunc(req.AccessToken, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		errs = append(errs, FieldError{"access_token", "must not contain spaces or control characters"})
+	}
+	if len(errs) > 0 {
+		validationProblem(c, errs)
+		return
+	}
+
+	ctx := c.Request.Context()
+	ws := workspaceID(c)
+	infoCtx, cancel := context.WithTimeout(ctx, accountInfoTimeout)
+	info, err := reader.AccountInfo(infoCtx, channels.Account{ID: accountID, Token: req.AccessToken})
+	cancel()
+	if err != nil {
+		s.providerProblem(c, ch, req.AccessToken, err)
+		return
+	}
+
+	workspace, err := s.Store.GetWorkspace(ctx, ws)
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	sealed, err := s.Box.Seal([]byte(req.AccessToken), TokenAAD(ws, string(ch), accountID))
+	if err != nil {
+		s.internal(c, "seal access token", err)
+		return
+	}
+	conn, err := s.Store.CreateConnection(ctx, store.NewConnection{
+		WorkspaceID:       ws,
+		Channel:           string(ch),
+		ExternalAccountID: accountID,
+		DisplayName:       info.Name,
+		TokenCiphertext:   sealed,
+		Timezone:          s.accountTimezone(ctx, info, workspace.Timezone),
+		Currency:          accountCurrency(info, workspace.Currency),
+	})
+	if errors.Is(err, store.ErrConflict) {
+		writeProblem(c, Problem{Type: typeConflict, Title: "Already connected", Status: http.StatusConflict,
+			Detail: fmt.Sprintf("%s account %s is already connected to this workspace", ch, accountID)})
+		return
+	}
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	if err := s.Syncs.EnsureSchedule(ctx, conn); err != nil {
+		// Without its schedule the connection would silently never sync: undo the insert.
+		// The undo must run even if the client has gone away.
+		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if derr := s.Store.DeleteConnection(undoCtx, ws, conn.ID); derr != nil {
+			s.log.ErrorContext(ctx, "undo connection after schedule failure", "connection_id", conn.ID, "err", derr)
+		}
+		s.unavailable(c, "the scheduler", err)
+		return
+	}
+	s.log.InfoContext(ctx, "connection created", "workspace_id", ws, "connection_id", conn.ID,
+		"channel", ch, "account_id", accountID)
+	c.Header("Location", "/v1/connections/"+conn.ID)
+	c.JSON(http.StatusCreated, connectionDTO(conn))
+}
+
+// providerProblem answers a failed token check. The provider's message is shown because it
+// tells the user what to fix, with the token itself scrubbed in case the provider echoes it.
+func (s *server) providerProblem(c *gin.Context, ch channels.Channel, token string, err error) {
+	pe, ok := channels.AsError(err)
+	if !ok {
+		s.unavailable(c, string(ch)+" API", err)
+		return
+	}
+	msg := strings.ReplaceAll(pe.Message, token, "[redacted]")
+	if msg == "" {
+		msg = pe.Kind.String() + " error"
+	}
+	switch pe.Kind {
+	case channels.KindAuth:
+		writeProblem(c, Problem{Type: typeProviderReject, Title: "Access token rejected", Status: http.StatusUnprocessableEntity,
+			Detail: "the provider rejected the access token: " + msg})
+	case channels.KindBadRequest:
+		writeProblem(c, Problem{Type: typeProviderReject, Title: "Provider rejected the request", Status: http.StatusUnprocessableEntity,
+			Detail: msg})
+	default:
+		retry := int((pe.RetryAfter + time.Second - 1) / time.Second)
+		if retry <= 0 {
+			retry = 30
+		}
+		s.log.WarnContext(c.Request.Context(), "provider unavailable while verifying token", "channel", ch, "kind", pe.Kind.String(),
+			"http_status", pe.HTTPStatus, "code", pe.Code)
+		c.Header("Retry-After", strconv.Itoa(retry))
+		writeProblem(c, Problem{Type: typeUnavailable, Title: "Provider unavailable", Status: http.StatusServiceUnavailable,
+			Detail: fmt.Sprintf("%s is unavailable or rate limiting (%s); retry in %d seconds", ch, msg, retry)})
+	}
+}
+
+// accountTimezone keeps the provider's zone if this program can load it; schedules and
+// sync windows are computed in it, so an unknown name would break them later.
+func (s *server) accountTimezone(ctx context.Context, info channels.AccountInfo, fallback string) string {
+	if info.Timezone != "" && info.Timezone != "Local" {
+		if _, err := time.LoadLocation(info.Timezone); err == nil {
+			return info.Timezone
+		}
+		s.log.WarnContext(ctx, "provider timezone unknown; using the workspace's", "timezone", info.Timezone, "fallback", fallback)
+	}
+	return fallback
+}
+
+func accountCurrency(info channels.AccountInfo, fallback string) string {
+	cur := strings.ToUpper(strings.TrimSpace(info.Currency))
+	if len(cur) != 3 {
+		return fallback
+	}
+	for _, r := range cur {
+		if r < 'A' || r > 'Z' {
+			return fallback
+		}
+	}
+	return cur
+}
+
+func (s *server) listConnections(c *gin.Context) {
+	conns, err := s.Store.ListConnections(c.Request.Context(), workspaceID(c))
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	out := ConnectionList{Connections: make([]Connection, 0, len(conns))}
+	for _, conn := range conns {
+		out.Connections = append(out.Connections, connectionDTO(conn))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *server) getConnection(c *gin.Context) {
+	conn, ok := s.loadConnection(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, connectionDTO(conn))
+}
+
+// loadConnection loads the :id connection of the caller's workspace. Another workspace's
+// id and a malformed id answer the same 404 as a missing one, so ids cannot be probed.
+func (s *server) loadConnection(c *gin.Context) (store.Connection, bool) {
+	id := c.Param("id")
+	conn, err := s.Store.GetConnection(c.Request.Context(), workspaceID(c), id)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "connection "+id)
+		return store.Connection{}, false
+	}
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return store.Connection{}, false
+	}
+	return conn, true
+}
+
+// requireUsable rejects work on a connection that cannot reach its provider.
+func requireUsable(c *gin.Context, conn store.Connection) bool {
+	switch conn.Status {
+	case store.ConnectionNeedsReauth:
+		detail := "the provider no longer accepts this connection's access token; reconnect the account with a new token"
+		if conn.StatusReason != "" {
+			detail += " (" + conn.StatusReason + ")"
+		}
+		writeProblem(c, Problem{Type: typeNeedsReauth, Title: "Connection needs re-authorization", Status: http.StatusConflict,
+			Detail: detail})
+		return false
+	case "disabled":
+		writeProblem(c, Problem{Type: typeConflict, Title: "Connection disabled", Status: http.StatusConflict,
+			Detail: "the connection is disabled"})
+		return false
+	}
+	return true
+}

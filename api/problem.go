@@ -1,0 +1,91 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Problem is an RFC 7807 problem detail, the body of every error response.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	// Instance is the request path the problem occurred on.
+	Instance string `json:"instance,omitempty"`
+	// Errors lists the invalid fields of a validation problem.
+	Errors []FieldError `json:"errors,omitempty"`
+	// Checks reports each dependency of a readiness problem: "ok" or "down".
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// FieldError is one invalid input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problem types. They are relative URIs that name the kind of problem for clients to
+// switch on; the title says the same for people.
+const (
+	typeValidation     = "/problems/validation-error"
+	typeMalformed      = "/problems/malformed-request"
+	typeTooLarge       = "/problems/request-too-large"
+	typeUnauthorized   = "/problems/unauthorized"
+	typeNotFound       = "/problems/not-found"
+	typeMethod         = "/problems/method-not-allowed"
+	typeConflict       = "/problems/conflict"
+	typeNeedsReauth    = "/problems/connection-needs-reauth"
+	typeNotSupported   = "/problems/channel-not-supported"
+	typeProviderReject = "/problems/provider-rejected"
+	typeUnavailable    = "/problems/service-unavailable"
+	typeNotReady       = "/problems/not-ready"
+	typeInternal       = "/problems/internal-error"
+)
+
+const problemContentType = "application/problem+json"
+
+// writeProblem aborts the request with p as its body.
+func writeProblem(c *gin.Context, p Problem) {
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	if p.Instance == "" {
+		p.Instance = c.Request.URL.Path
+	}
+	c.Abort()
+	// gin's c.JSON would set application/json; problem+json needs its own header.
+	c.Header("Content-Type", problemContentType)
+	c.JSON(p.Status, p)
+}
+
+func notFound(c *gin.Context, what string) {
+	writeProblem(c, Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound,
+		Detail: what + " not found"})
+}
+
+func validationProblem(c *gin.Context, errs []FieldError) {
+	writeProblem(c, Problem{Type: typeValidation, Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+		Detail: "the request has invalid fields; see errors", Errors: errs})
+}
+
+func malformed(c *gin.Context, detail string) {
+	writeProblem(c, Problem{Type: typeMalformed, Title: "Malformed request", Status: http.StatusBadRequest, Detail: detail})
+}
+
+// unavailable reports a dependency failure and logs its cause, which may name internal
+// hosts and so is not shown to the client.
+func (s *server) unavailable(c *gin.Context, what string, err error) {
+	s.log.ErrorContext(c.Request.Context(), what+" failed", "path", c.Request.URL.Path, "err", err)
+	c.Header("Retry-After", "5")
+	writeProblem(c, Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
+		Detail: what + " is unavailable; retry shortly"})
+}
+
+// internal reports a bug-shaped failure; the cause goes to the log only.
+func (s *server) internal(c *gin.Context, what string, err error) {
+	s.log.ErrorContext(c.Request.Context(), what+" failed", "path", c.Request.URL.Path, "err", err)
+	writeProblem(c, Problem{Type: typeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "an internal error occurred"})
+}

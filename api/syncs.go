@@ -1,0 +1,145 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
+)
+
+// SyncHandle is the answer to starting a sync or backfill.
+type SyncHandle struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	StatusURL  string `json:"status_url"`
+}
+
+func handleDTO(h syncsvc.Handle) SyncHandle {
+	return SyncHandle{WorkflowID: h.WorkflowID, RunID: h.RunID, StatusURL: "/v1/syncs/" + h.WorkflowID}
+}
+
+// BackfillRequest is the body of POST /v1/connections/{id}/backfills.
+type BackfillRequest struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// maxBackfillDays is how far back Meta keeps insights (37 months).
+const maxBackfillDays = 1123
+
+// startedStatus is 202 for a run this request started and 200 for one already running.
+func startedStatus(started bool) int {
+	if started {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
+}
+
+func (s *server) triggerSync(c *gin.Context) {
+	conn, ok := s.loadConnection(c)
+	if !ok || !requireUsable(c, conn) {
+		return
+	}
+	h, started, err := s.Syncs.TriggerSync(c.Request.Context(), conn)
+	if err != nil {
+		s.syncsProblem(c, "start sync", "connection", err)
+		return
+	}
+	c.JSON(startedStatus(started), handleDTO(h))
+}
+
+func (s *server) getSync(c *gin.Context) {
+	wf := c.Param("workflow_id")
+	st, err := s.Syncs.GetSync(c.Request.Context(), workspaceID(c), wf)
+	if err != nil {
+		s.syncsProblem(c, "sync "+wf, "workflow_id", err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (s *server) startBackfill(c *gin.Context) {
+	conn, ok := s.loadConnection(c)
+	if !ok {
+		return
+	}
+	var req BackfillRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if errs := validateBackfill(req, time.Now()); len(errs) > 0 {
+		validationProblem(c, errs)
+		return
+	}
+	if !requireUsable(c, conn) {
+		return
+	}
+	h, started, err := s.Syncs.StartBackfill(c.Request.Context(), conn, req.From, req.To)
+	if err != nil {
+		s.syncsProblem(c, "start backfill", "from", err)
+		return
+	}
+	c.JSON(startedStatus(started), handleDTO(h))
+}
+
+// validateBackfill checks a backfill window. The latest allowed day is tomorrow in UTC,
+// because an account in a zone ahead of UTC is already there.
+func validateBackfill(req BackfillRequest, now time.Time) []FieldError {
+	from, ferr := parseDay("from", req.From)
+	to, terr := parseDay("to", req.To)
+	errs := appendErr(nil, ferr)
+	errs = appendErr(errs, terr)
+	if len(errs) > 0 {
+		return errs
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	switch w := (channels.Window{From: from, To: to}); {
+	case from.After(to):
+		errs = append(errs, FieldError{"from", fmt.Sprintf("must not be after to (%s)", req.To)})
+	case to.After(today.AddDate(0, 0, 1)):
+		errs = append(errs, FieldError{"to", fmt.Sprintf("must not be after %s", today.AddDate(0, 0, 1).Format(channels.DateLayout))})
+	case w.Days() > maxBackfillDays:
+		errs = append(errs, FieldError{"from", fmt.Sprintf("the window is %d days; at most %d can be backfilled", w.Days(), maxBackfillDays)})
+	}
+	return errs
+}
+
+// parseDay parses a YYYY-MM-DD field.
+func parseDay(field, v string) (time.Time, *FieldError) {
+	if v == "" {
+		return time.Time{}, &FieldError{field, "is required (YYYY-MM-DD)"}
+	}
+	d, err := time.Parse(channels.DateLayout, v)
+	if err != nil {
+		return time.Time{}, &FieldError{field, fmt.Sprintf("%q is not a YYYY-MM-DD date", v)}
+	}
+	return d, nil
+}
+
+func appendErr(errs []FieldError, e *FieldError) []FieldError {
+	if e != nil {
+		errs = append(errs, *e)
+	}
+	return errs
+}
+
+// syncsProblem maps a Syncs error: unknown → 404, bad input → 422, anything else means
+// Temporal is unreachable or failing → 503.
+// field names the input a validation error is about.
+func (s *server) syncsProblem(c *gin.Context, what, field string, err error) {
+	var verr *syncsvc.ValidationError
+	switch {
+	case errors.Is(err, syncsvc.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		notFound(c, what)
+	case errors.As(err, &verr):
+		validationProblem(c, []FieldError{{field, verr.Msg}})
+	default:
+		s.unavailable(c, "the sync service ("+what+")", err)
+	}
+}

@@ -1,0 +1,171 @@
+// Command omnitrackiq runs every OmniTrackIQ process: the API, the Temporal worker,
+// migrations, the provider sandbox, one-off connector reads and the local dev stack.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-migrate/migrate/v4"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/app"
+	"github.com/omnitrackiq/omnitrackiq/internal/cli/connectorrun"
+	"github.com/omnitrackiq/omnitrackiq/internal/config"
+	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
+	"github.com/omnitrackiq/omnitrackiq/internal/devstack"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
+)
+
+const usage = `usage: omnitrackiq <command> [arguments]
+
+commands:
+  api                      serve the REST API (API_ADDR)
+  worker                   run the Temporal workers
+  migrate up|down|version  apply, roll back one, or show database migrations
+  dev                      run the whole product locally (Temporal dev server, sandbox, API, worker, demo data)
+  sandbox                  serve the fake provider APIs (SANDBOX_ADDR)
+  connector run ...        read one provider account and print rows as JSON Lines
+
+configuration comes from environment variables; see .env.example.
+`
+
+func main() {
+	// gin prints its route table in its default debug mode; GIN_MODE=debug brings it back.
+	if os.Getenv("GIN_MODE") == "" {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	if args[0] == "connector" {
+		if len(args) < 2 || args[1] != "run" {
+			fmt.Fprintln(stderr, "usage: omnitrackiq connector run --channel meta --base-url URL --account ID --token T --from YYYY-MM-DD --to YYYY-MM-DD")
+			return 2
+		}
+		return connectorrun.Run(ctx, args[2:], stdout, stderr)
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	logger := cfg.Logger()
+	switch args[0] {
+	case "api":
+		err = runAPI(ctx, cfg, logger)
+	case "worker":
+		err = runWorker(ctx, cfg, logger)
+	case "migrate":
+		err = runMigrate(cfg, args[1:], stdout)
+	case "sandbox":
+		err = runSandbox(ctx, cfg, logger)
+	case "dev":
+		err = devstack.Run(ctx, devstack.Options{Config: cfg, Logger: logger, Out: stdout})
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		logger.Error("exiting", "command", args[0], "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	deps, err := app.Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	return serve(ctx, logger, cfg.APIAddr, deps.APIHandler())
+}
+
+func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	deps, err := app.Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
+	return deps.Workers().Run(ctx)
+}
+
+func runSandbox(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	return serve(ctx, logger, cfg.SandboxAddr, sandbox.New(sandbox.Config{}))
+}
+
+func runMigrate(cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: omnitrackiq migrate up|down|version")
+	}
+	m, err := dbmigrate.New(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	switch args[0] {
+	case "up":
+		err = m.Up()
+	case "down":
+		err = m.Steps(-1)
+	case "version":
+		v, dirty, verr := m.Version()
+		if errors.Is(verr, migrate.ErrNilVersion) {
+			fmt.Fprintln(stdout, "no migration applied")
+			return nil
+		}
+		if verr != nil {
+			return fmt.Errorf("read migration version: %w", verr)
+		}
+		fmt.Fprintf(stdout, "version %d (dirty: %t)\n", v, dirty)
+		return nil
+	default:
+		return fmt.Errorf("unknown migrate command %q: want up, down or version", args[0])
+	}
+	if errors.Is(err, migrate.ErrNoChange) {
+		fmt.Fprintln(stdout, "no change")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", args[0], err)
+	}
+	fmt.Fprintf(stdout, "migrate %s: done\n", args[0])
+	return nil
+}
+
+// serve runs an HTTP server until ctx is done, then drains it.
+func serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("listening", "addr", addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

@@ -1,0 +1,127 @@
+// Package app builds the long-lived dependencies of the api, worker and dev subcommands
+// from the configuration.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/omnitrackiq/omnitrackiq/activities"
+	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/meta"
+	"github.com/omnitrackiq/omnitrackiq/internal/config"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
+	"github.com/omnitrackiq/omnitrackiq/worker"
+)
+
+// Deps are the shared dependencies of one process.
+type Deps struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Store    *store.Store
+	Temporal client.Client
+	Box      *secretbox.Box
+	Readers  map[channels.Channel]channels.AdReader
+}
+
+// Open connects to PostgreSQL and Temporal and builds the connectors.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Deps, error) {
+	key, err := secretbox.ParseKey(cfg.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := DialTemporal(ctx, cfg, logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Deps{
+		Config: cfg, Logger: logger, Store: st, Temporal: tc, Box: box,
+		Readers: Readers(cfg, logger),
+	}, nil
+}
+
+// DialTemporal connects to the Temporal frontend named by TEMPORAL_ADDRESS.
+func DialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return tc, nil
+}
+
+// Readers builds one connector per supported channel.
+func Readers(cfg config.Config, logger *slog.Logger) map[channels.Channel]channels.AdReader {
+	httpClient := &http.Client{Timeout: 2 * time.Minute}
+	return map[channels.Channel]channels.AdReader{
+		channels.Meta: meta.New(meta.Options{
+			BaseURL:      cfg.MetaBaseURL,
+			APIVersion:   cfg.MetaAPIVersion,
+			HTTPClient:   httpClient,
+			PageSize:     cfg.MetaPageSize,
+			PollInterval: cfg.MetaPollInterval,
+			Logger:       logger.With("channel", "meta"),
+		}),
+	}
+}
+
+// Close releases the connections.
+func (d *Deps) Close() {
+	d.Temporal.Close()
+	d.Store.Close()
+}
+
+// SyncService is the API's view of the sync workflows.
+func (d *Deps) SyncService() *syncsvc.Service {
+	return &syncsvc.Service{Temporal: d.Temporal, Store: d.Store, Logger: d.Logger}
+}
+
+// Workers builds the Temporal workers of this process.
+func (d *Deps) Workers() *worker.Workers {
+	acts := &activities.Sync{
+		Store: d.Store, Readers: d.Readers, Box: d.Box, Temporal: d.Temporal,
+		Logger: d.Logger.With("component", "activities"),
+	}
+	return worker.New(d.Temporal, acts, worker.Options{
+		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: d.Config.MetaActivitiesPerSecond},
+		Logger:                     d.Logger,
+	})
+}
+
+// TemporalReady checks that the Temporal frontend answers.
+func (d *Deps) TemporalReady(ctx context.Context) error {
+	_, err := d.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+	if err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	return nil
+}
+
+// APIHandler is the REST API wired to these dependencies.
+func (d *Deps) APIHandler() http.Handler {
+	return api.NewRouter(api.Deps{
+		Store: d.Store, Syncs: d.SyncService(), Readers: d.Readers, Box: d.Box,
+		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
+	})
+}

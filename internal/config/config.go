@@ -1,0 +1,97 @@
+// Package config reads the process configuration from environment variables. Every
+// variable is documented in .env.example.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of every subcommand; each uses the fields it needs.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	// EncryptionKey seals provider tokens at rest (32 bytes, hex or base64).
+	EncryptionKey string
+	APIAddr       string
+	SandboxAddr   string
+	LogLevel      slog.Level
+	LogFormat     string
+
+	MetaBaseURL    string
+	MetaAPIVersion string
+	MetaPageSize   int
+	// MetaActivitiesPerSecond is the server-side rate limit of the sync-meta task queue.
+	MetaActivitiesPerSecond float64
+	MetaPollInterval        time.Duration
+}
+
+// FromEnv reads the configuration, applying defaults for local development.
+func FromEnv() (Config, error) {
+	c := Config{
+		DatabaseURL:       env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/omnitrackiq?sslmode=disable"),
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		EncryptionKey:     os.Getenv("ENCRYPTION_KEY"),
+		APIAddr:           env("API_ADDR", ":8080"),
+		SandboxAddr:       env("SANDBOX_ADDR", "127.0.0.1:8090"),
+		LogFormat:         env("LOG_FORMAT", "text"),
+		MetaBaseURL:       env("META_BASE_URL", "https://graph.facebook.com"),
+		MetaAPIVersion:    env("META_API_VERSION", "v23.0"),
+	}
+	var errs []string
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %v", err))
+	}
+	var err error
+	if c.MetaPageSize, err = intEnv("META_PAGE_SIZE", 100); err != nil || c.MetaPageSize < 1 || c.MetaPageSize > 500 {
+		errs = append(errs, "META_PAGE_SIZE must be an integer from 1 to 500")
+	}
+	if c.MetaActivitiesPerSecond, err = floatEnv("META_ACTIVITIES_PER_SECOND", 2); err != nil || c.MetaActivitiesPerSecond <= 0 {
+		errs = append(errs, "META_ACTIVITIES_PER_SECOND must be a positive number")
+	}
+	if c.MetaPollInterval, err = time.ParseDuration(env("META_POLL_INTERVAL", "5s")); err != nil || c.MetaPollInterval <= 0 {
+		errs = append(errs, "META_POLL_INTERVAL must be a positive duration such as 5s")
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// Logger builds the process logger on stderr.
+func (c Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func intEnv(key string, def int) (int, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	return strconv.Atoi(v)
+}
+
+func floatEnv(key string, def float64) (float64, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	return strconv.ParseFloat(v, 64)
+}

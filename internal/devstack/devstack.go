@@ -1,0 +1,324 @@
+// Package devstack runs the whole product on one machine for local development: the
+// Temporal dev server with its Web UI, the provider sandbox, migrations, the API, the
+// worker, and a seeded demo workspace with a Meta connection, its schedule and a backfill.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/app"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/config"
+	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
+	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/workflows"
+)
+
+// Demo workspace identity. The key is derived, not random, so that re-running `make dev`
+// keeps working with the key printed the first time. It is for local use only.
+const (
+	DemoWorkspaceID   = "00000000-0000-4000-8000-00000000d3e0"
+	DemoWorkspaceName = "Demo Store"
+	DemoMetaAccount   = "100200300"
+	demoBackfillDays  = 90
+)
+
+// DemoAPIKey is the demo workspace's API key.
+func DemoAPIKey() string {
+	h := sha256.Sum256([]byte("omnitrackiq local demo workspace"))
+	return "otq_" + base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// Options configures Run.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	Out    io.Writer
+	// TemporalBin is the Temporal CLI; default ./bin/temporal.
+	TemporalBin string
+	// DataDir holds the dev server database, logs and generated secrets; default ./.dev.
+	DataDir string
+}
+
+// Run starts everything not already running, seeds the demo workspace and blocks until
+// ctx is done, then stops what it started.
+func Run(ctx context.Context, o Options) error {
+	if o.TemporalBin == "" {
+		o.TemporalBin = filepath.Join("bin", "temporal")
+	}
+	if o.DataDir == "" {
+		o.DataDir = ".dev"
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", o.DataDir, err)
+	}
+	cfg := o.Config
+	log := o.Logger
+
+	if cfg.EncryptionKey == "" {
+		key, err := devEncryptionKey(filepath.Join(o.DataDir, "encryption.key"))
+		if err != nil {
+			return err
+		}
+		cfg.EncryptionKey = key
+	}
+
+	stopTemporal, err := ensureTemporal(ctx, o, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTemporal()
+
+	if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	if err := dbmigrate.Up(cfg.DatabaseURL); err != nil {
+		return err
+	}
+
+	sandboxURL := "http://" + cfg.SandboxAddr
+	sb := &http.Server{Addr: cfg.SandboxAddr, Handler: sandbox.New(sandbox.Config{}), ReadHeaderTimeout: 10 * time.Second}
+	if err := listen(sb); err != nil {
+		return fmt.Errorf("start sandbox on %s: %w", cfg.SandboxAddr, err)
+	}
+	defer sb.Close()
+	if cfg.MetaBaseURL == "https://graph.facebook.com" {
+		cfg.MetaBaseURL = sandboxURL + "/meta"
+	}
+
+	deps, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	workers := deps.Workers()
+	if err := workers.Start(); err != nil {
+		return err
+	}
+	defer workers.Stop()
+	apiSrv := &http.Server{Addr: cfg.APIAddr, Handler: deps.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
+	if err := listen(apiSrv); err != nil {
+		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
+	}
+	defer apiSrv.Close()
+
+	seeded, err := seed(ctx, deps)
+	if err != nil {
+		return fmt.Errorf("seed demo workspace: %w", err)
+	}
+	printBanner(o.Out, cfg, seeded, sandboxURL)
+	<-ctx.Done()
+	log.Info("stopping dev stack")
+	return nil
+}
+
+type seedResult struct {
+	ConnectionID string
+	Backfill     string
+}
+
+func seed(ctx context.Context, d *app.Deps) (seedResult, error) {
+	st := d.Store
+	if err := st.EnsureWorkspace(ctx, DemoWorkspaceID, DemoWorkspaceName, "USD", "America/New_York"); err != nil {
+		return seedResult{}, err
+	}
+	key := DemoAPIKey()
+	sum := sha256.Sum256([]byte(key))
+	if err := st.EnsureAPIKey(ctx, DemoWorkspaceID, "demo", key[:12], sum[:]); err != nil {
+		return seedResult{}, err
+	}
+	conn, err := st.FindConnection(ctx, DemoWorkspaceID, string(channels.Meta), DemoMetaAccount)
+	if errors.Is(err, store.ErrNotFound) {
+		conn, err = connectMeta(ctx, d)
+	}
+	if err != nil {
+		return seedResult{}, err
+	}
+	svc := d.SyncService()
+	if err := svc.EnsureSchedule(ctx, conn); err != nil {
+		return seedResult{}, err
+	}
+	loc, err := time.LoadLocation(conn.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	today := time.Now().In(loc)
+	from := today.AddDate(0, 0, -(demoBackfillDays - 1)).Format(channels.DateLayout)
+	h, _, err := svc.StartBackfill(ctx, conn, from, today.Format(channels.DateLayout))
+	if err != nil {
+		return seedResult{}, err
+	}
+	return seedResult{ConnectionID: conn.ID, Backfill: h.WorkflowID}, nil
+}
+
+// connectMeta connects the sandbox's demo ad account the way the API does: read the
+// account with the token, seal the token, store the connection.
+func connectMeta(ctx context.Context, d *app.Deps) (store.Connection, error) {
+	acct := channels.Account{ID: DemoMetaAccount, Token: sandboxmeta.DefaultToken}
+	info, err := d.Readers[channels.Meta].AccountInfo(ctx, acct)
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("read sandbox Meta account: %w", err)
+	}
+	sealed, err := d.Box.Seal([]byte(acct.Token), secretbox.ConnectionTokenAAD(DemoWorkspaceID, string(channels.Meta), DemoMetaAccount))
+	if err != nil {
+		return store.Connection{}, err
+	}
+	return d.Store.CreateConnection(ctx, store.NewConnection{
+		WorkspaceID: DemoWorkspaceID, Channel: string(channels.Meta), ExternalAccountID: DemoMetaAccount,
+		DisplayName: info.Name, TokenCiphertext: sealed, Timezone: info.Timezone, Currency: info.Currency,
+	})
+}
+
+// ensureTemporal reuses a Temporal server already answering at TEMPORAL_ADDRESS, or starts
+// the dev server with a persistent SQLite file and the search attributes registered.
+func ensureTemporal(ctx context.Context, o Options, cfg config.Config, log *slog.Logger) (func(), error) {
+	if reachable(cfg.TemporalAddress) {
+		log.Info("using the Temporal server already running", "address", cfg.TemporalAddress)
+		return func() {}, nil
+	}
+	if _, err := os.Stat(o.TemporalBin); err != nil {
+		return nil, fmt.Errorf("temporal CLI not found at %s: run `make tools`", o.TemporalBin)
+	}
+	logFile, err := os.OpenFile(filepath.Join(o.DataDir, "temporal.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:     o.TemporalBin,
+		ClientOptions:    &client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace},
+		DBFilename:       filepath.Join(o.DataDir, "temporal.db"),
+		EnableUI:         true,
+		UIPort:           "8233",
+		LogLevel:         "warn",
+		SearchAttributes: workflows.SearchAttributes("", "", ""),
+		Stdout:           logFile,
+		Stderr:           logFile,
+	})
+	if err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start Temporal dev server (log: %s): %w", logFile.Name(), err)
+	}
+	log.Info("started Temporal dev server", "address", cfg.TemporalAddress, "ui", "http://localhost:8233")
+	return func() {
+		_ = srv.Stop()
+		logFile.Close()
+	}, nil
+}
+
+// ensureDatabase creates the database named in DATABASE_URL if it does not exist.
+func ensureDatabase(ctx context.Context, databaseURL string) error {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" || name == "postgres" {
+		return nil
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL at %s (is it running?): %w", u.Host, err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func devEncryptionKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(k)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func reachable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// listen binds srv's address now, so a port conflict is reported before anything else
+// starts, and serves in the background.
+func listen(srv *http.Server) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
+
+func printBanner(w io.Writer, cfg config.Config, s seedResult, sandboxURL string) {
+	apiURL := "http://localhost" + portOf(cfg.APIAddr)
+	key := DemoAPIKey()
+	today := time.Now().Format(channels.DateLayout)
+	from := time.Now().AddDate(0, 0, -29).Format(channels.DateLayout)
+	fmt.Fprintf(w, `
+OmniTrackIQ is running.
+
+  API            %s
+  API key        %s   (demo workspace %q)
+  Temporal UI    http://localhost:8233/namespaces/%s/workflows
+  Sandbox        %s (fake Meta Graph API under /meta)
+  Demo backfill  %s (90 days of Meta data; see it in the Web UI)
+
+Try:
+  curl -s -H 'Authorization: Bearer %s' %s/v1/connections
+  curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/summary?from=%s&to=%s'
+  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/connections/%s/syncs
+
+Ctrl-C stops everything started here.
+`, apiURL, key, DemoWorkspaceName, cfg.TemporalNamespace, sandboxURL, s.Backfill,
+		key, apiURL, key, apiURL, from, today, key, apiURL, s.ConnectionID)
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return addr[i:]
+	}
+	return ":" + addr
+}

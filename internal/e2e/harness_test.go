@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/omnitrackiq/omnitrackiq/activities"
+	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/meta"
+	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
+	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
+	"github.com/omnitrackiq/omnitrackiq/worker"
+	"github.com/omnitrackiq/omnitrackiq/workflows"
+)
+
+// The Temporal dev server is shared by the package; each test gets its own namespace, so
+// tests running in parallel never pick up each other's tasks.
+var (
+	devServer      *testsuite.DevServer
+	namespaces     = make(chan string, numNamespaces)
+	namespaceCount atomic.Int32
+)
+
+const numNamespaces = 12
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	code, err := runWithDevServer(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runWithDevServer(m *testing.M) (int, error) {
+	bin, err := temporalCLI()
+	if err != nil {
+		return 0, err
+	}
+	args := []string{}
+	for i := 1; i <= numNamespaces; i++ {
+		ns := fmt.Sprintf("e2e-%d", i)
+		args = append(args, "--namespace", ns)
+		namespaces <- ns
+	}
+	logFile, err := os.CreateTemp("", "omnitrackiq-e2e-temporal-*.log")
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	devServer, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:     bin,
+		ClientOptions:    &client.Options{Logger: quietLogger()},
+		LogLevel:         "error",
+		SearchAttributes: workflows.SearchAttributes("", "", ""),
+		ExtraArgs:        args,
+		Stdout:           logFile,
+		Stderr:           logFile,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start Temporal dev server from %s: %w", bin, err)
+	}
+	defer devServer.Stop()
+	return m.Run(), nil
+}
+
+// temporalCLI finds the Temporal CLI that `make tools` installs into ./bin.
+func temporalCLI() (string, error) {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	dir, _ := os.Getwd()
+	for {
+		p := filepath.Join(dir, "bin", "temporal")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return "", fmt.Errorf("temporal CLI not found at %s: run `make tools` (or `make test`, which does)", p)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("temporal CLI not found: set TEMPORAL_CLI or run `make tools`")
+		}
+		dir = parent
+	}
+}
+
+func quietLogger() *slog.Logger {
+	if os.Getenv("E2E_VERBOSE") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// env is one test's world: a database, a Temporal namespace, a sandbox, workers and the API.
+type env struct {
+	t         *testing.T
+	ctx       context.Context
+	Store     *store.Store
+	Temporal  client.Client
+	Sandbox   *sandboxmeta.Server
+	SandboxTS *httptest.Server
+	Box       *secretbox.Box
+	Readers   map[channels.Channel]channels.AdReader
+	Syncs     *syncsvc.Service
+	API       *httptest.Server
+	Workspace string
+	APIKey    string
+	workers   *worker.Workers
+	logger    *slog.Logger
+}
+
+type envOptions struct {
+	pageSize  int
+	sandboxAt time.Time
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	var ns string
+	select {
+	case ns = <-namespaces:
+	default:
+		t.Fatal("out of Temporal namespaces: raise numNamespaces")
+	}
+	t.Cleanup(func() { namespaces <- ns })
+
+	st, _ := testdb.New(t)
+	logger := quietLogger()
+	tc, err := client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Namespace: ns, Logger: logger})
+	if err != nil {
+		t.Fatalf("dial temporal: %v", err)
+	}
+	t.Cleanup(tc.Close)
+
+	now := time.Now
+	if !o.sandboxAt.IsZero() {
+		at := o.sandboxAt
+		now = func() time.Time { return at }
+	}
+	sb := sandboxmeta.New(sandboxmeta.Config{Now: now})
+	sbts := httptest.NewServer(sb)
+	t.Cleanup(sbts.Close)
+
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i + 1)
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := o.pageSize
+	if pageSize == 0 {
+		pageSize = 100
+	}
+	readers := map[channels.Channel]channels.AdReader{
+		channels.Meta: meta.New(meta.Options{
+			BaseURL: sbts.URL, PageSize: pageSize, PollInterval: 100 * time.Millisecond,
+			DefaultRateLimitBackoff: 60 * time.Second, Logger: logger,
+		}),
+	}
+	e := &env{t: t, ctx: ctx, Store: st, Temporal: tc, Sandbox: sb, SandboxTS: sbts, Box: box, Readers: readers,
+		Syncs: &syncsvc.Service{Temporal: tc, Store: st, Logger: logger}, logger: logger}
+	e.StartWorkers()
+	t.Cleanup(func() { e.StopWorkers() })
+
+	e.API = httptest.NewServer(api.NewRouter(api.Deps{
+		Store: st, Syncs: e.Syncs, Readers: readers, Box: box, Logger: logger,
+		Ready: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+	}))
+	t.Cleanup(e.API.Close)
+
+	ws, err := st.CreateWorkspace(ctx, "E2E Store", "USD", "America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Workspace = ws.ID
+	secret, _, err := apikey.Issue(ctx, st, ws.ID, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.APIKey = secret
+	return e
+}
+
+// StartWorkers starts a fresh set of workers (a "new worker process").
+func (e *env) StartWorkers() {
+	e.t.Helper()
+	acts := &activities.Sync{
+		Store: e.Store, Readers: e.Readers, Box: e.Box, Temporal: e.Temporal, Logger: e.logger,
+		MaxPagesPerCall: 5,
+	}
+	e.workers = worker.New(e.Temporal, acts, worker.Options{
+		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: 50},
+	})
+	if err := e.workers.Start(); err != nil {
+		e.t.Fatalf("start workers: %v", err)
+	}
+}
+
+// StopWorkers stops the workers, cancelling whatever activity they run.
+func (e *env) StopWorkers() {
+	if e.workers != nil {
+		e.workers.Stop()
+		e.workers = nil
+	}
+}

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// APIKey is an API key's metadata. The secret itself is never stored, only its SHA-256.
+type APIKey struct {
+	ID          string
+	WorkspaceID string
+	Name        string
+	// Prefix is the key's first characters, shown so people can tell keys apart.
+	Prefix     string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+const apiKeyColumns = `id, workspace_id, name, prefix, created_at, last_used_at, revoked_at`
+
+func scanAPIKey(row pgx.Row) (APIKey, error) {
+	var k APIKey
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return APIKey{}, ErrNotFound
+	}
+	return k, err
+}
+
+// CreateAPIKey stores a key's hash for the workspace. A hash that already exists (which
+// only a broken random source could produce) returns ErrConflict.
+func (s *Store) CreateAPIKey(ctx context.Context, workspaceID, name, prefix string, hash []byte) (APIKey, error) {
+	if len(hash) == 0 {
+		return APIKey{}, errors.New("create api key: empty hash")
+	}
+	if !isUUID(workspaceID) {
+		return APIKey{}, fmt.Errorf("create api key: workspace %q: %w", workspaceID, ErrNotFound)
+	}
+	k, err := scanAPIKey(s.Pool.QueryRow(ctx, `
+		INSERT INTO api_keys (workspace_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4)
+		RETURNING `+apiKeyColumns, workspaceID, name, prefix, hash))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return APIKey{}, fmt.Errorf("create api key %q: %w", prefix, ErrConflict)
+		case "23503":
+			return APIKey{}, fmt.Errorf("create api key: workspace %s: %w", workspaceID, ErrNotFound)
+		}
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("create api key %q: %w", prefix, err)
+	}
+	return k, nil
+}
+
+// WorkspaceForAPIKeyHash returns the workspace of an unrevoked key, or ErrNotFound.
+// It records the use in last_used_at, but at most once a minute, so that a busy key does not
+// turn every authenticated read into a row write.
+func (s *Store) WorkspaceForAPIKeyHash(ctx context.Context, hash []byte) (string, error) {
+	var workspaceID string
+	err := s.Pool.QueryRow(ctx, `
+		WITH k AS (
+			SELECT id, workspace_id, last_used_at FROM api_keys
+			WHERE key_hash = $1 AND revoked_at IS NULL
+		), touched AS (
+			UPDATE api_keys a SET last_used_at = now()
+			FROM k
+			WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+		)
+		SELECT workspace_id FROM k`, hash).Scan(&workspaceID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up api key: %w", err)
+	}
+	return workspaceID, nil
+}
+
+// ListAPIKeys lists the workspace's keys, revoked ones included, oldest first.
+func (s *Store) ListAPIKeys(ctx context.Context, workspaceID string) ([]APIKey, error) {
+	rows, err := s.Pool.Query(ctx,
+		`SELECT `+apiKeyColumns+` FROM api_keys WHERE workspace_id = $1 ORDER BY created_at, id`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan api key: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIKey revokes a key of the workspace. Revoking twice keeps the first time.
+func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id string) error {
+	if !isUUID(id) {
+		return ErrNotFound
+	}
+	tag, err := s.Pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if err != nil {
+		return fmt.Errorf("revoke api key %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+)
+
+// Sync run statuses.
+const (
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunSkipped   = "skipped"
+)
+
+// SyncRun is one row of sync_runs.
+type SyncRun struct {
+	ID           string
+	WorkspaceID  string
+	ConnectionID string
+	Channel      string
+	Kind         string
+	WorkflowID   string
+	RunID        string
+	WindowFrom   time.Time
+	WindowTo     time.Time
+	Status       string
+	Pages        int
+	RowsWritten  int64
+	PageCursor   string
+	Error        string
+	StartedAt    time.Time
+	FinishedAt   *time.Time
+}
+
+const syncRunColumns = `id, workspace_id, connection_id, channel, kind, workflow_id, run_id, window_from,
+	window_to, status, pages, rows_written, page_cursor, error, started_at, finished_at`
+
+func scanSyncRun(row pgx.Row) (SyncRun, error) {
+	var r SyncRun
+	err := row.Scan(&r.ID, &r.WorkspaceID, &r.ConnectionID, &r.Channel, &r.Kind, &r.WorkflowID, &r.RunID,
+		&r.WindowFrom, &r.WindowTo, &r.Status, &r.Pages, &r.RowsWritten, &r.PageCursor, &r.Error,
+		&r.StartedAt, &r.FinishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SyncRun{}, ErrNotFound
+	}
+	return r, err
+}
+
+// NewSyncRun is what StartSyncRun records.
+type NewSyncRun struct {
+	WorkspaceID  string
+	ConnectionID string
+	Channel      string
+	Kind         string
+	WorkflowID   string
+	RunID        string
+	Window       channels.Window
+}
+
+// StartSyncRun inserts the run's row, or returns the existing one when an activity retry
+// records the same workflow run again.
+func (s *Store) StartSyncRun(ctx context.Context, n NewSyncRun) (SyncRun, error) {
+	r, err := scanSyncRun(s.Pool.QueryRow(ctx, `
+		INSERT INTO sync_runs (workspace_id, connection_id, channel, kind, workflow_id, run_id, window_from, window_to)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (workflow_id, run_id) DO UPDATE SET workflow_id = EXCLUDED.workflow_id
+		RETURNING `+syncRunColumns,
+		n.WorkspaceID, n.ConnectionID, n.Channel, n.Kind, n.WorkflowID, n.RunID, n.Window.From, n.Window.To))
+	if err != nil {
+		return SyncRun{}, fmt.Errorf("record sync run of %s: %w", n.WorkflowID, err)
+	}
+	return r, nil
+}
+
+// GetSyncRun loads a run by id.
+func (s *Store) GetSyncRun(ctx context.Context, id string) (SyncRun, error) {
+	r, err := scanSyncRun(s.Pool.QueryRow(ctx, `SELECT `+syncRunColumns+` FROM sync_runs WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return SyncRun{}, fmt.Errorf("load sync run %s: %w", id, err)
+	}
+	return r, err
+}
+
+// ListSyncRunsByWorkflow lists the workspace's runs recorded under workflowID, newest first.
+func (s *Store) ListSyncRunsByWorkflow(ctx context.Context, workspaceID, workflowID string) ([]SyncRun, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+syncRunColumns+` FROM sync_runs
+		WHERE workspace_id = $1 AND workflow_id = $2 ORDER BY started_at DESC LIMIT 20`, workspaceID, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("list sync runs of %s: %w", workflowID, err)
+	}
+	defer rows.Close()
+	var out []SyncRun
+	for rows.Next() {
+		r, err := scanSyncRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan sync run: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CommitAdPage merges one page of rows and records the run's new read position and counters
+// in the same transaction, so the stored cursor never runs ahead of, or behind, the data.
+func (s *Store) CommitAdPage(ctx context.Context, run SyncRun, rows []channels.AdRow, nextCursor string) (SyncRun, error) {
+	var out SyncRun
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		n, err := MergeAdRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
+		if err != nil {
+			return err
+		}
+		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
+			SET pages = pages + 1, rows_written = rows_written + $2, page_cursor = $3
+			WHERE id = $1 RETURNING `+syncRunColumns, run.ID, n, nextCursor))
+		return err
+	})
+	if err != nil {
+		return SyncRun{}, fmt.Errorf("commit page of sync run %s: %w", run.ID, err)
+	}
+	return out, nil
+}
+
+// SaveSyncCursor records a read position that carries no rows (a report job was started).
+func (s *Store) SaveSyncCursor(ctx context.Context, runID, cursor string) error {
+	if _, err := s.Pool.Exec(ctx, `UPDATE sync_runs SET page_cursor = $2 WHERE id = $1`, runID, cursor); err != nil {
+		return fmt.Errorf("save cursor of sync run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// FinishSyncRun closes a run. A succeeded incremental run advances the connection's cursor
+// to the window's end and clears the connection's error status, in one transaction.
+func (s *Store) FinishSyncRun(ctx context.Context, runID, status, errMsg string, advanceCursor bool) (SyncRun, error) {
+	var out SyncRun
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
+			SET status = $2, error = $3, finished_at = coalesce(finished_at, now())
+			WHERE id = $1 RETURNING `+syncRunColumns, runID, status, errMsg))
+		if err != nil {
+			return err
+		}
+		if status != RunSucceeded {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE connections SET
+			cursor_date = CASE WHEN $3 THEN greatest(coalesce(cursor_date, $2::date), $2::date) ELSE cursor_date END,
+			last_synced_at = now(),
+			status = CASE WHEN status = 'error' THEN 'active' ELSE status END,
+			status_reason = CASE WHEN status = 'error' THEN '' ELSE status_reason END, updated_at = now()
+			WHERE id = $1`, out.ConnectionID, out.WindowTo, advanceCursor)
+		return err
+	})
+	if err != nil {
+		return SyncRun{}, fmt.Errorf("finish sync run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// AcquireSyncLock makes workflowID the connection's one running incremental sync. It
+// succeeds when the lock is free, already held by workflowID, or held by a workflow that
+// isStale reports as no longer running; otherwise it returns the holder.
+func (s *Store) AcquireSyncLock(ctx context.Context, connectionID, workflowID string,
+	isStale func(ctx context.Context, holder string) (bool, error)) (acquired bool, holder string, err error) {
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		var cur *string
+		if err := tx.QueryRow(ctx, `SELECT active_sync_workflow_id FROM connections WHERE id = $1 FOR UPDATE`,
+			connectionID).Scan(&cur); err != nil {
+			return fmt.Errorf("lock connection row: %w", err)
+		}
+		if cur != nil && *cur != "" && *cur != workflowID {
+			stale, err := isStale(ctx, *cur)
+			if err != nil {
+				return fmt.Errorf("check holder %s: %w", *cur, err)
+			}
+			if !stale {
+				holder = *cur
+				return nil
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE connections SET active_sync_workflow_id = $2 WHERE id = $1`,
+			connectionID, workflowID); err != nil {
+			return fmt.Errorf("take sync lock: %w", err)
+		}
+		acquired = true
+		return nil
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("acquire sync lock on connection %s: %w", connectionID, err)
+	}
+	return acquired, holder, nil
+}
+
+// ReleaseSyncLock frees the lock if workflowID holds it.
+func (s *Store) ReleaseSyncLock(ctx context.Context, connectionID, workflowID string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE connections SET active_sync_workflow_id = NULL
+		WHERE id = $1 AND active_sync_workflow_id = $2`, connectionID, workflowID)
+	if err != nil {
+		return fmt.Errorf("release sync lock on connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// RunningSyncWorkflow returns the workflow id holding the connection's sync lock, or "".
+func (s *Store) RunningSyncWorkflow(ctx context.Context, workspaceID, connectionID string) (string, error) {
+	var cur *string
+	err := s.Pool.QueryRow(ctx, `SELECT active_sync_workflow_id FROM connections WHERE workspace_id = $1 AND id = $2`,
+		workspaceID, connectionID).Scan(&cur)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read sync lock of connection %s: %w", connectionID, err)
+	}
+	if cur == nil {
+		return "", nil
+	}
+	return *cur, nil
+}

@@ -1,0 +1,96 @@
+// Package worker wires workflows and activities to their task queues.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/omnitrackiq/omnitrackiq/activities"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/workflows"
+)
+
+// Options configures the workers of one process.
+type Options struct {
+	// ChannelActivitiesPerSecond is the server-side rate of provider-calling activities per
+	// channel task queue, shared by every worker of the cluster. 0 means 2.
+	ChannelActivitiesPerSecond map[channels.Channel]float64
+	// Channels lists the channels this process serves; nil means all with a reader.
+	Channels []channels.Channel
+	Logger   *slog.Logger
+}
+
+// Workers are the Temporal workers of one process.
+type Workers struct {
+	all []sdkworker.Worker
+}
+
+// New creates the workers: one on the "sync" queue for workflows and bookkeeping
+// activities, and one per channel queue for the activities that call the provider.
+func New(c client.Client, acts *activities.Sync, o Options) *Workers {
+	w := &Workers{}
+	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{})
+	syncWorker.RegisterWorkflowWithOptions(workflows.ChannelSync, workflow.RegisterOptions{Name: "ChannelSync"})
+	syncWorker.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: "Backfill"})
+	syncWorker.RegisterActivityWithOptions(acts.PrepareSync, activity.RegisterOptions{Name: "PrepareSync"})
+	syncWorker.RegisterActivityWithOptions(acts.FinishSync, activity.RegisterOptions{Name: "FinishSync"})
+	w.all = append(w.all, syncWorker)
+
+	chans := o.Channels
+	if chans == nil {
+		for _, ch := range channels.All {
+			if _, ok := acts.Readers[ch]; ok {
+				chans = append(chans, ch)
+			}
+		}
+	}
+	for _, ch := range chans {
+		rate := o.ChannelActivitiesPerSecond[ch]
+		if rate <= 0 {
+			rate = 2
+		}
+		cw := sdkworker.New(c, workflows.ChannelTaskQueue(string(ch)), sdkworker.Options{
+			TaskQueueActivitiesPerSecond: rate,
+		})
+		cw.RegisterActivityWithOptions(acts.SyncWindow, activity.RegisterOptions{Name: "SyncWindow"})
+		w.all = append(w.all, cw)
+	}
+	return w
+}
+
+// Start starts every worker; on error the ones started are stopped.
+func (w *Workers) Start() error {
+	for i, wk := range w.all {
+		if err := wk.Start(); err != nil {
+			for _, started := range w.all[:i] {
+				started.Stop()
+			}
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stop stops every worker. Running activities are cancelled; Temporal retries them
+// elsewhere, resuming from their heartbeats.
+func (w *Workers) Stop() {
+	for _, wk := range w.all {
+		wk.Stop()
+	}
+}
+
+// Run starts the workers and blocks until ctx is done.
+func (w *Workers) Run(ctx context.Context) error {
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}

@@ -1,0 +1,166 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/omnitrackiq/omnitrackiq/activities"
+)
+
+// Timeouts and retries of the sync activities. SyncWindow's heartbeat timeout is how long
+// a dead worker goes unnoticed before another worker resumes from the heartbeated cursor.
+const (
+	bookkeepingTimeout  = time.Minute
+	syncWindowTimeout   = 30 * time.Minute
+	syncWindowHeartbeat = 20 * time.Second
+)
+
+func bookkeepingOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           TaskQueueSync,
+		StartToCloseTimeout: bookkeepingTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: activities.NonRetryableErrorTypes,
+		},
+	}
+}
+
+func syncWindowOptions(channel string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           ChannelTaskQueue(channel),
+		StartToCloseTimeout: syncWindowTimeout,
+		HeartbeatTimeout:    syncWindowHeartbeat,
+		RetryPolicy: &temporal.RetryPolicy{
+			// Rate limits override these with the provider's delay (NextRetryDelay).
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        2 * time.Minute,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: activities.NonRetryableErrorTypes,
+		},
+	}
+}
+
+// ChannelSync reads one window of one connection into PostgreSQL: an incremental sync
+// ([cursor - lookback, today]) or one backfill window. Rows never pass through the
+// workflow: activities return counts and the cursor lives in PostgreSQL and heartbeats.
+func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, error) {
+	var acts *activities.Sync // names activity methods; never called directly
+	if in.Kind == "" {
+		in.Kind = KindIncremental
+	}
+	if err := upsertSearchAttributes(ctx, in.WorkspaceID, in.ConnectionID, in.Channel); err != nil {
+		return ChannelSyncResult{}, err
+	}
+	progress := Progress{Phase: "preparing", From: in.From, To: in.To}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+		return ChannelSyncResult{}, fmt.Errorf("register progress query: %w", err)
+	}
+	info := workflow.GetInfo(ctx)
+
+	var prep activities.PrepareResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions()), acts.PrepareSync,
+		activities.PrepareInput{
+			WorkspaceID: in.WorkspaceID, ConnectionID: in.ConnectionID, Kind: in.Kind, From: in.From, To: in.To,
+			WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+		}).Get(ctx, &prep)
+	if err != nil {
+		progress.Phase = "failed"
+		return ChannelSyncResult{}, err
+	}
+	if prep.Skipped {
+		progress.Phase = "skipped"
+		workflow.SetCurrentDetails(ctx, "skipped: connection is being synced by "+prep.HeldBy)
+		return ChannelSyncResult{Status: "skipped", HeldBy: prep.HeldBy}, nil
+	}
+	progress = Progress{Phase: "reading", SyncRunID: prep.SyncRunID, From: prep.From, To: prep.To}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s sync, window %s..%s", prep.Channel, in.Kind, prep.From, prep.To))
+
+	readErr := readWindow(ctx, in, prep, &progress)
+
+	// Bookkeeping must run even if the workflow was cancelled mid-read.
+	finishCtx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	progress.Phase = "finishing"
+	finish := activities.FinishInput{
+		WorkspaceID: in.WorkspaceID, ConnectionID: in.ConnectionID, SyncRunID: prep.SyncRunID,
+		WorkflowID: info.WorkflowExecution.ID, Kind: in.Kind, Succeeded: readErr == nil,
+	}
+	if readErr != nil {
+		finish.Error = failureMessage(readErr)
+	}
+	var fin activities.FinishResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(finishCtx, bookkeepingOptions()), acts.FinishSync, finish).
+		Get(finishCtx, &fin); err != nil {
+		progress.Phase = "failed"
+		return ChannelSyncResult{}, errors.Join(readErr, err)
+	}
+	if readErr != nil {
+		progress.Phase = "failed"
+		return ChannelSyncResult{}, readErr
+	}
+	progress.Phase = "done"
+	progress.Pages, progress.Rows = fin.Pages, fin.Rows
+	return ChannelSyncResult{
+		SyncRunID: prep.SyncRunID, Status: "succeeded", From: prep.From, To: prep.To, Pages: fin.Pages, Rows: fin.Rows,
+	}, nil
+}
+
+// readWindow calls SyncWindow until the window is read; each call reads a bounded number of
+// pages so the progress query advances during long windows.
+func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.PrepareResult, progress *Progress) error {
+	var acts *activities.Sync
+	actx := workflow.WithActivityOptions(ctx, syncWindowOptions(prep.Channel))
+	for {
+		var res activities.SyncWindowResult
+		err := workflow.ExecuteActivity(actx, acts.SyncWindow, activities.SyncWindowInput{
+			WorkspaceID: in.WorkspaceID, SyncRunID: prep.SyncRunID,
+		}).Get(ctx, &res)
+		if err != nil {
+			return err
+		}
+		progress.Pages, progress.Rows = res.Pages, res.Rows
+		if res.Done {
+			return nil
+		}
+	}
+}
+
+// failureMessage is the innermost application error message, which names the provider's
+// own explanation rather than Temporal's wrapping.
+func failureMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	return err.Error()
+}
+
+func upsertSearchAttributes(ctx workflow.Context, workspaceID, connectionID, channel string) error {
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		WorkspaceIDKey.ValueSet(workspaceID),
+		ConnectionIDKey.ValueSet(connectionID),
+		ChannelKey.ValueSet(channel),
+	)
+	if err != nil {
+		return fmt.Errorf("upsert search attributes: %w", err)
+	}
+	return nil
+}
+
+// SearchAttributes are the typed search attributes of a connection's workflows.
+func SearchAttributes(workspaceID, connectionID, channel string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		WorkspaceIDKey.ValueSet(workspaceID),
+		ConnectionIDKey.ValueSet(connectionID),
+		ChannelKey.ValueSet(channel),
+	)
+}
