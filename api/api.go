@@ -22,7 +22,7 @@ type Deps struct {
 	// Readers verify a new connection's token and read its account's currency and timezone.
 	// A channel without a reader cannot be connected yet.
 	Readers map[channels.Channel]channels.AdReader
-	// Box seals access tokens with TokenAAD as additional data.
+	// Box seals access tokens with secretbox.ConnectionTokenAAD as additional data.
 	Box *secretbox.Box
 	// Ready reports whether Temporal answers, for /readyz. Nil means nothing to check.
 	Ready  func(ctx context.Context) error
@@ -41,13 +41,6 @@ type Syncs interface {
 	// UpdateSchedule returns a *syncsvc.ValidationError for a bad cron or timezone.
 	UpdateSchedule(ctx context.Context, conn store.Connection, u syncsvc.ScheduleUpdate) (syncsvc.Schedule, error)
 	TriggerSchedule(ctx context.Context, conn store.Connection) error
-}
-
-// TokenAAD is the additional data a connection's access token is sealed with. It is
-// secretbox.ConnectionTokenAAD, which the worker calls directly so it does not link the
-// HTTP stack.
-func TokenAAD(workspaceID, channel, accountID string) []byte {
-	return secretbox.ConnectionTokenAAD(workspaceID, channel, accountID)
 }
 
 // maxBodyBytes bounds every request body. The largest legitimate body is a connection

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
@@ -142,7 +143,7 @@ func (s *server) createConnection(c *gin.Context) {
 		s.unavailable(c, "the database", err)
 		return
 	}
-	sealed, err := s.Box.Seal([]byte(req.AccessToken), TokenAAD(ws, string(ch), accountID))
+	sealed, err := s.Box.Seal([]byte(req.AccessToken), secretbox.ConnectionTokenAAD(ws, string(ch), accountID))
 	if err != nil {
 		s.internal(c, "seal access token", err)
 		return

@@ -40,7 +40,7 @@ func TestCreateConnection(t *testing.T) {
 	if bytes.Contains(sealed, []byte(goodToken)) {
 		t.Fatal("token stored in plaintext")
 	}
-	plain, err := e.box.Open(sealed, api.TokenAAD(e.w1.ID, "meta", "123"))
+	plain, err := e.box.Open(sealed, secretbox.ConnectionTokenAAD(e.w1.ID, "meta", "123"))
 	if err != nil || string(plain) != goodToken {
 		t.Fatalf("open sealed token: %q, %v", plain, err)
 	}

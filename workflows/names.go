@@ -79,12 +79,12 @@ type ChannelSyncResult struct {
 
 // Progress is the answer to ProgressQuery.
 type Progress struct {
-	Phase     string // preparing | reading | finishing | done | failed | skipped
-	SyncRunID string
-	From      string
-	To        string
-	Pages     int
-	Rows      int64
+	Phase     string `json:"phase"` // preparing | reading | finishing | done | failed | skipped
+	SyncRunID string `json:"sync_run_id,omitempty"`
+	From      string `json:"from,omitempty"`
+	To        string `json:"to,omitempty"`
+	Pages     int    `json:"pages"`
+	Rows      int64  `json:"rows"`
 }
 
 // BackfillInput starts a Backfill of [From, To] in windows of WindowDays, at most

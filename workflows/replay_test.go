@@ -1,0 +1,28 @@
+package workflows
+
+import (
+	"testing"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// TestReplayRecordedHistories replays histories recorded from real runs on the dev server
+// (`temporal workflow show -o json`). A change that would break runs in flight fails here:
+// guard it with workflow.GetVersion and record a new history next to the old one.
+func TestReplayRecordedHistories(t *testing.T) {
+	cases := []struct{ name, file string }{
+		{"incremental ChannelSync", "testdata/channel_sync.history.json"},
+		{"Backfill with child windows", "testdata/backfill.history.json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(ChannelSync, workflow.RegisterOptions{Name: "ChannelSync"})
+			r.RegisterWorkflowWithOptions(Backfill, workflow.RegisterOptions{Name: "Backfill"})
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, tc.file); err != nil {
+				t.Fatalf("replay %s: %v", tc.file, err)
+			}
+		})
+	}
+}
