@@ -37,6 +37,9 @@ var NonRetryableErrorTypes = []string{
 	ErrTypeConnectionNotFound, ErrTypeNeedsReauth, ErrTypeProviderAuth, ErrTypeProviderBadRequest, ErrTypeInvalidInput,
 }
 
+// kindIncremental is workflows.KindIncremental (that package imports this one).
+const kindIncremental = "incremental"
+
 // Lookback is how far before the cursor an incremental sync re-reads, per channel, because
 // providers restate recent days (Meta: up to 28 days).
 var lookback = map[channels.Channel]int{
@@ -102,7 +105,7 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 	if err != nil {
 		return PrepareResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, err)
 	}
-	if in.Kind == "incremental" {
+	if in.Kind == kindIncremental {
 		ok, holder, err := a.Store.AcquireSyncLock(ctx, conn.ID, in.WorkflowID, a.holderFinished)
 		if err != nil {
 			return PrepareResult{}, err
@@ -138,7 +141,7 @@ func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, 
 	y, m, d := now().In(loc).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	earliest := today.AddDate(0, 0, -retentionDays)
-	if in.Kind != "incremental" {
+	if in.Kind != kindIncremental {
 		w, err := channels.ParseWindow(in.From, in.To)
 		if err != nil {
 			return channels.Window{}, err
@@ -372,13 +375,13 @@ func (a *Sync) FinishSync(ctx context.Context, in FinishInput) (FinishResult, er
 		if !in.Succeeded {
 			status = store.RunFailed
 		}
-		run, err := a.Store.FinishSyncRun(ctx, in.SyncRunID, status, in.Error, in.Kind == "incremental")
+		run, err := a.Store.FinishSyncRun(ctx, in.SyncRunID, status, in.Error, in.Kind == kindIncremental)
 		if err != nil {
 			return res, err
 		}
 		res = FinishResult{Pages: run.Pages, Rows: run.RowsWritten}
 	}
-	if !in.Succeeded && in.Kind == "incremental" {
+	if !in.Succeeded && in.Kind == kindIncremental {
 		conn, err := a.Store.GetConnection(ctx, in.WorkspaceID, in.ConnectionID)
 		if err == nil && conn.Status == store.ConnectionActive {
 			if err := a.Store.SetConnectionStatus(ctx, in.WorkspaceID, in.ConnectionID, store.ConnectionError, in.Error); err != nil {
@@ -386,7 +389,7 @@ func (a *Sync) FinishSync(ctx context.Context, in FinishInput) (FinishResult, er
 			}
 		}
 	}
-	if in.Kind == "incremental" {
+	if in.Kind == kindIncremental {
 		if err := a.Store.ReleaseSyncLock(ctx, in.ConnectionID, in.WorkflowID); err != nil {
 			return res, err
 		}
