@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 	"github.com/omnitrackiq/omnitrackiq/worker"
+	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
 
 // Deps are the shared dependencies of one process.
@@ -124,4 +127,29 @@ func (d *Deps) APIHandler() http.Handler {
 		Store: d.Store, Syncs: d.SyncService(), Readers: d.Readers, Box: d.Box,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
 	})
+}
+
+// EnsureSearchAttributes registers the custom search attributes on the namespace; ones
+// that already exist are left alone.
+func EnsureSearchAttributes(ctx context.Context, tc client.Client, namespace string) error {
+	list, err := tc.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes of %s: %w", namespace, err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := list.GetCustomAttributes()[name]; !ok {
+			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = tc.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("add search attributes to %s: %w", namespace, err)
+	}
+	return nil
 }

@@ -113,6 +113,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer deps.Close()
+	// A server started elsewhere may not know our search attributes yet.
+	if err := app.EnsureSearchAttributes(ctx, deps.Temporal, cfg.TemporalNamespace); err != nil {
+		return err
+	}
 	workers := deps.Workers()
 	if err := workers.Start(); err != nil {
 		return err

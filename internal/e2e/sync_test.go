@@ -335,3 +335,26 @@ func mustDay(t *testing.T, s string) time.Time {
 	require.NoError(t, err)
 	return d
 }
+
+// TestTransientFaultsAreRetried: 500s and a failed report job are retried or restarted and
+// the sync still loads exactly the provider's data.
+func TestTransientFaultsAreRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pageSize: 50})
+	connID := e.connectMeta()
+	require.NoError(t, e.Sandbox.SetFaults(sandboxmeta.Faults{ServerErrors: 2, FailReportJobs: 1}))
+
+	res := e.syncAndWait(connID)
+	want, err := e.Sandbox.Totals(demoAccount, res.From, res.To, "ad")
+	require.NoError(t, err)
+	got := e.table()
+	require.Equal(t, int64(want.Rows), got.Rows)
+	require.Equal(t, want.SpendMicros, got.Spend)
+	failed := 0
+	for _, r := range e.Sandbox.Requests() {
+		if r.Status == 500 {
+			failed++
+		}
+	}
+	require.Equal(t, 2, failed, "both 500s were seen and retried")
+}
