@@ -166,7 +166,9 @@ type Error struct {
 	Kind       ErrorKind
 	HTTPStatus int
 	// Code is the provider's own error code (Meta error.code), 0 if none.
-	Code       int
+	Code int
+	// Subcode refines Code where the provider has one (Meta error_subcode), 0 if none.
+	Subcode    int
 	Message    string
 	RetryAfter time.Duration
 }

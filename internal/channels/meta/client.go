@@ -194,7 +194,7 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 			Message: fmt.Sprintf("cursor belongs to another read (%s), not %s", cs.Req, fp)}
 	}
 	if cs.Phase == phaseRows {
-		return c.readRows(ctx, acct.Token, id, level, cs)
+		return c.readRows(ctx, acct.Token, id, level, req.Window, cs)
 	}
 	return c.poll(ctx, acct.Token, id, level, req.Window, cs)
 }
@@ -276,6 +276,9 @@ func (c *Client) startRun(ctx context.Context, token, id string, level channels.
 func (c *Client) poll(ctx context.Context, token, id string, level channels.Level, w channels.Window, cs cursor) (channels.Page, error) {
 	q := url.Values{"fields": {reportStatusFields}}
 	body, h, err := c.call(ctx, token, http.MethodGet, []string{cs.Run}, q)
+	if isMissingObject(err) {
+		return c.restart(ctx, token, id, level, w, cs, "expired or unknown")
+	}
 	if err != nil {
 		return channels.Page{}, err
 	}
@@ -293,7 +296,7 @@ func (c *Client) poll(ctx context.Context, token, id string, level channels.Leve
 		log.DebugContext(ctx, "meta report run completed")
 		cs.Phase = phaseRows
 		cs.After = ""
-		p, err := c.readRows(ctx, token, id, level, cs)
+		p, err := c.readRows(ctx, token, id, level, w, cs)
 		if err == nil {
 			p.Wait = max(p.Wait, usageWait)
 		}
@@ -320,12 +323,17 @@ func (c *Client) restart(ctx context.Context, token, id string, level channels.L
 	return c.startRun(ctx, token, id, level, w, cs.Req, cs.Restarts+1)
 }
 
-func (c *Client) readRows(ctx context.Context, token, id string, level channels.Level, cs cursor) (channels.Page, error) {
+func (c *Client) readRows(ctx context.Context, token, id string, level channels.Level, w channels.Window, cs cursor) (channels.Page, error) {
 	q := url.Values{"limit": {fmt.Sprint(c.o.PageSize)}}
 	if cs.After != "" {
 		q.Set("after", cs.After)
 	}
 	body, h, err := c.call(ctx, token, http.MethodGet, []string{cs.Run, "insights"}, q)
+	if isMissingObject(err) {
+		// A run's results do not live forever (and a sandbox restart forgets them): read the
+		// window again from a new run. Rows already stored are upserted again unchanged.
+		return c.restart(ctx, token, id, level, w, cs, "expired before all pages were read")
+	}
 	if err != nil {
 		return channels.Page{}, err
 	}

@@ -43,6 +43,13 @@ func isTransientCode(code int) bool {
 }
 
 // isAuthCode: 190 invalid or expired token, 102 invalid session.
+// isMissingObject reports Meta's "Unsupported get request. Object with ID ... does not
+// exist" (code 100, subcode 33): for a report run, it has expired or was never ours.
+func isMissingObject(err error) bool {
+	pe, ok := channels.AsError(err)
+	return ok && pe.Code == 100 && pe.Subcode == 33
+}
+
 func isAuthCode(code int) bool { return code == 190 || code == 102 }
 
 // ClassifyError turns a non-2xx Graph API response into a classified error:
@@ -84,6 +91,7 @@ func ClassifyError(status int, h http.Header, body []byte, defaultBackoff time.D
 		return e
 	}
 	e.Code = g.Code
+	e.Subcode = g.ErrorSubcode
 	e.Message = describe(g)
 	switch {
 	case isAuthCode(g.Code):
