@@ -19,21 +19,21 @@ var adStageColumns = []string{
 
 // MergeAdRows loads rows with COPY into a transaction-scoped stage table and upserts them
 // into ad_metrics_daily on its natural key. Duplicate keys within rows keep the last one.
-// It returns the number of rows merged.
+// It returns the number of rows merged. Call it at most once per transaction: the stage is
+// emptied at commit.
 func MergeAdRows(ctx context.Context, tx pgx.Tx, workspaceID, connectionID string, rows []channels.AdRow) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	// ON COMMIT DROP keeps the stage private to this transaction; a retried page gets a fresh one.
+	// The stage is a temp table private to this database session. It is created once per
+	// pooled connection and emptied at every commit (creating and dropping it per page cost
+	// more than the merge itself: bench/RESULTS.md); a rolled-back page leaves it empty too.
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS ad_stage (
 		seq bigserial, channel text, account_id text, campaign_id text, campaign_name text,
 		adset_id text, adset_name text, ad_id text, ad_name text, date date, currency text,
 		spend_micros bigint, impressions bigint, clicks bigint, conversions numeric(20,6),
-		conversion_value_micros bigint) ON COMMIT DROP`); err != nil {
+		conversion_value_micros bigint) ON COMMIT DELETE ROWS`); err != nil {
 		return 0, fmt.Errorf("create stage table: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `TRUNCATE ad_stage`); err != nil {
-		return 0, fmt.Errorf("truncate stage table: %w", err)
 	}
 	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 		r := rows[i]
