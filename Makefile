@@ -23,7 +23,7 @@ export DATABASE_URL
 
 GO_TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: help tools dev test test-unit vet lint build bench postgres fmt
+.PHONY: help tools dev test lint build bench postgres
 
 help:
 	@echo "make dev    run the whole product locally (Temporal + Web UI, sandbox, API, worker, demo data)"
@@ -65,4 +65,4 @@ test: tools postgres lint
 	TEMPORAL_CLI=$(TEMPORAL) go test $(GO_TEST_FLAGS) ./...
 
 bench: postgres
-	go run ./bench/loadpath -rows 1000000 -page 1000
+	bench/run.sh

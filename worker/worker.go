@@ -4,7 +4,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -23,7 +22,6 @@ type Options struct {
 	ChannelActivitiesPerSecond map[channels.Channel]float64
 	// Channels lists the channels this process serves; nil means all with a reader.
 	Channels []channels.Channel
-	Logger   *slog.Logger
 }
 
 // Workers are the Temporal workers of one process.

@@ -108,7 +108,6 @@ func (d *Deps) Workers() *worker.Workers {
 	}
 	return worker.New(d.Temporal, acts, worker.Options{
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: d.Config.MetaActivitiesPerSecond},
-		Logger:                     d.Logger,
 	})
 }
 

@@ -229,16 +229,7 @@ func TestConcurrentTriggersStartOneSync(t *testing.T) {
 	// The scheduled run that fires meanwhile skips instead of syncing in parallel.
 	status, body := e.call("POST", "/v1/connections/"+connID+"/schedule/trigger", nil)
 	require.Equal(t, http.StatusAccepted, status, "%v", body)
-	var scheduled string
-	eventually(t, 30*time.Second, "the scheduled run", func() bool {
-		_, sched := e.call("GET", "/v1/connections/"+connID+"/schedule", nil)
-		recent, _ := sched["recent_runs"].([]any)
-		if len(recent) == 0 {
-			return false
-		}
-		scheduled = recent[0].(map[string]any)["workflow_id"].(string)
-		return true
-	})
+	scheduled := e.latestScheduledRun(connID)
 	var skipped workflows.ChannelSyncResult
 	require.NoError(t, e.waitWorkflow(scheduled, time.Minute, &skipped))
 	require.Equal(t, "skipped", skipped.Status)
@@ -307,16 +298,7 @@ func TestBackfillAndSchedule(t *testing.T) {
 
 	status, body = e.call("POST", "/v1/connections/"+connID+"/schedule/trigger", nil)
 	require.Equal(t, http.StatusAccepted, status, "%v", body)
-	var scheduled string
-	eventually(t, 30*time.Second, "the triggered run", func() bool {
-		_, sched := e.call("GET", "/v1/connections/"+connID+"/schedule", nil)
-		recent, _ := sched["recent_runs"].([]any)
-		if len(recent) == 0 {
-			return false
-		}
-		scheduled = recent[0].(map[string]any)["workflow_id"].(string)
-		return true
-	})
+	scheduled := e.latestScheduledRun(connID)
 	require.True(t, strings.HasPrefix(scheduled, workflows.ScheduleWorkflowID(connID)))
 	var sres workflows.ChannelSyncResult
 	require.NoError(t, e.waitWorkflow(scheduled, 3*time.Minute, &sres))
@@ -357,4 +339,21 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, failed, "both 500s were seen and retried")
+}
+
+// latestScheduledRun waits for the connection's schedule to have started a run and
+// returns that run's workflow id, as the schedule API reports it.
+func (e *env) latestScheduledRun(connID string) string {
+	e.t.Helper()
+	var id string
+	eventually(e.t, 30*time.Second, "a scheduled run", func() bool {
+		_, sched := e.call("GET", "/v1/connections/"+connID+"/schedule", nil)
+		recent, _ := sched["recent_runs"].([]any)
+		if len(recent) == 0 {
+			return false
+		}
+		id = recent[0].(map[string]any)["workflow_id"].(string)
+		return true
+	})
+	return id
 }

@@ -91,16 +91,11 @@ func (s *Store) ListAPIKeys(ctx context.Context, workspaceID string) ([]APIKey, 
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
-	defer rows.Close()
-	var out []APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan api key: %w", err)
-		}
-		out = append(out, k)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) { return scanAPIKey(row) })
+	if err != nil {
+		return nil, fmt.Errorf("scan api key: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeAPIKey revokes a key of the workspace. Revoking twice keeps the first time.

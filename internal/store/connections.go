@@ -105,16 +105,11 @@ func (s *Store) ListConnections(ctx context.Context, workspaceID string) ([]Conn
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
-	defer rows.Close()
-	var out []Connection
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan connection: %w", err)
-		}
-		out = append(out, c)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Connection, error) { return scanConnection(row) })
+	if err != nil {
+		return nil, fmt.Errorf("scan connection: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetConnectionStatus records a status such as needs_reauth with a human-readable reason.

@@ -95,16 +95,11 @@ func (s *Store) ListSyncRunsByWorkflow(ctx context.Context, workspaceID, workflo
 	if err != nil {
 		return nil, fmt.Errorf("list sync runs of %s: %w", workflowID, err)
 	}
-	defer rows.Close()
-	var out []SyncRun
-	for rows.Next() {
-		r, err := scanSyncRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan sync run: %w", err)
-		}
-		out = append(out, r)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (SyncRun, error) { return scanSyncRun(row) })
+	if err != nil {
+		return nil, fmt.Errorf("scan sync run: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CommitAdPage merges one page of rows and records the run's new read position and counters

@@ -215,10 +215,8 @@ func looksLikeOurWorkflowID(id string) bool {
 	return len(id) < 200 && workflowIDPattern.MatchString(id)
 }
 
-func statusName(s enumspb.WorkflowExecutionStatus) string {
-	name := s.String() // e.g. "Running" in the enum's String form
-	return strings.TrimPrefix(name, "WORKFLOW_EXECUTION_STATUS_")
-}
+// statusName is the status as the Web UI and CLI show it: Running, Completed, Failed, ...
+func statusName(s enumspb.WorkflowExecutionStatus) string { return s.String() }
 
 // EnsureSchedule creates the connection's schedule if it does not exist.
 func (s *Service) EnsureSchedule(ctx context.Context, conn store.Connection) error {
