@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer apiSrv.Close()
 
-	seeded, err := seed(ctx, deps)
+	seeded, err := Seed(ctx, deps)
 	if err != nil {
 		return fmt.Errorf("seed demo workspace: %w", err)
 	}
@@ -138,31 +138,35 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-type seedResult struct {
+// SeedResult names what Seed created or found.
+type SeedResult struct {
 	ConnectionID string
 	Backfill     string
 }
 
-func seed(ctx context.Context, d *app.Deps) (seedResult, error) {
+// Seed makes sure the demo workspace, its API key, its Meta connection to the sandbox and
+// the connection's schedule exist, and starts a 90-day backfill. Running it again reuses
+// what exists.
+func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 	st := d.Store
 	if err := st.EnsureWorkspace(ctx, DemoWorkspaceID, DemoWorkspaceName, "USD", "America/New_York"); err != nil {
-		return seedResult{}, err
+		return SeedResult{}, err
 	}
 	key := DemoAPIKey()
 	sum := sha256.Sum256([]byte(key))
 	if err := st.EnsureAPIKey(ctx, DemoWorkspaceID, "demo", key[:12], sum[:]); err != nil {
-		return seedResult{}, err
+		return SeedResult{}, err
 	}
 	conn, err := st.FindConnection(ctx, DemoWorkspaceID, string(channels.Meta), DemoMetaAccount)
 	if errors.Is(err, store.ErrNotFound) {
 		conn, err = connectMeta(ctx, d)
 	}
 	if err != nil {
-		return seedResult{}, err
+		return SeedResult{}, err
 	}
 	svc := d.SyncService()
 	if err := svc.EnsureSchedule(ctx, conn); err != nil {
-		return seedResult{}, err
+		return SeedResult{}, err
 	}
 	loc, err := time.LoadLocation(conn.Timezone)
 	if err != nil {
@@ -172,9 +176,9 @@ func seed(ctx context.Context, d *app.Deps) (seedResult, error) {
 	from := today.AddDate(0, 0, -(demoBackfillDays - 1)).Format(channels.DateLayout)
 	h, _, err := svc.StartBackfill(ctx, conn, from, today.Format(channels.DateLayout))
 	if err != nil {
-		return seedResult{}, err
+		return SeedResult{}, err
 	}
-	return seedResult{ConnectionID: conn.ID, Backfill: h.WorkflowID}, nil
+	return SeedResult{ConnectionID: conn.ID, Backfill: h.WorkflowID}, nil
 }
 
 // connectMeta connects the sandbox's demo ad account the way the API does: read the
@@ -296,7 +300,7 @@ func listen(srv *http.Server) error {
 	return nil
 }
 
-func printBanner(w io.Writer, cfg config.Config, s seedResult, sandboxURL string) {
+func printBanner(w io.Writer, cfg config.Config, s SeedResult, sandboxURL string) {
 	apiURL := "http://localhost" + portOf(cfg.APIAddr)
 	key := DemoAPIKey()
 	today := time.Now().Format(channels.DateLayout)
