@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/money"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
@@ -229,13 +230,8 @@ func (s *server) accountTimezone(ctx context.Context, info channels.AccountInfo,
 
 func accountCurrency(info channels.AccountInfo, fallback string) string {
 	cur := strings.ToUpper(strings.TrimSpace(info.Currency))
-	if len(cur) != 3 {
+	if !money.IsCurrencyCode(cur) {
 		return fallback
-	}
-	for _, r := range cur {
-		if r < 'A' || r > 'Z' {
-			return fallback
-		}
 	}
 	return cur
 }

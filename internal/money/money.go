@@ -89,3 +89,16 @@ func FormatDecimalMicros(v int64) string {
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
 }
+
+// IsCurrencyCode reports whether s has the shape of an ISO 4217 code: three letters A-Z.
+func IsCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}

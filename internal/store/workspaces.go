@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/money"
 )
 
 // Workspace is a tenant: every business row belongs to exactly one.
@@ -24,7 +26,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, name, currency, timezone st
 	if name == "" {
 		return Workspace{}, errors.New("create workspace: name is empty")
 	}
-	if !isCurrency(currency) {
+	if !money.IsCurrencyCode(currency) {
 		return Workspace{}, fmt.Errorf("create workspace: currency %q is not a 3-letter ISO code", currency)
 	}
 	if _, err := time.LoadLocation(timezone); err != nil || timezone == "" || timezone == "Local" {
@@ -56,16 +58,4 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (Workspace, error) 
 		return Workspace{}, fmt.Errorf("load workspace %s: %w", id, err)
 	}
 	return w, nil
-}
-
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for _, r := range s {
-		if r < 'A' || r > 'Z' {
-			return false
-		}
-	}
-	return true
 }
