@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -97,9 +98,16 @@ type AdRow struct {
 
 // Account is what a connector needs to call the provider for one connected account.
 type Account struct {
-	// ID is the provider's account id in its canonical form (Meta: digits, without "act_").
+	// ID is the provider's account id in its canonical form (Meta: digits without "act_";
+	// Google Ads: 10 digits without dashes; TikTok: advertiser id; Shopify: the shop's
+	// myshopify.com domain; GA4: the numeric property id).
 	ID    string
 	Token string
+	// RefreshToken lets OAuth channels (Google Ads, GA4) mint access tokens; Token may then
+	// be empty or expired.
+	RefreshToken string
+	// LoginCustomerID is the Google Ads manager account acting for ID, if any (digits).
+	LoginCustomerID string
 }
 
 // AccountInfo is the provider's description of an account.
@@ -198,4 +206,118 @@ func AsError(err error) (*Error, bool) {
 		return pe, true
 	}
 	return nil, false
+}
+
+// Order is one store order, normalized. Money is integer micros of Currency.
+type Order struct {
+	ShopDomain      string
+	OrderID         string
+	Name            string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	ProcessedAt     time.Time
+	CancelledAt     *time.Time
+	Currency        string
+	TotalMicros     int64
+	SubtotalMicros  int64
+	TaxMicros       int64
+	DiscountsMicros int64
+	// RefundedMicros is the sum of the order's refund transactions.
+	RefundedMicros  int64
+	FinancialStatus string
+	Test            bool
+	// CustomerID is the provider's customer id ("" for guest checkouts).
+	CustomerID string
+	// EmailSHA256 is the hex SHA-256 of the trimmed, lower-cased email; the email itself is
+	// never kept.
+	EmailSHA256   string
+	UTMSource     string
+	UTMMedium     string
+	UTMCampaign   string
+	LandingSite   string
+	ReferringSite string
+	LineItems     []LineItem
+	Refunds       []Refund
+}
+
+// LineItem is one line of an order.
+type LineItem struct {
+	LineItemID  string
+	ProductID   string
+	VariantID   string
+	SKU         string
+	Title       string
+	Quantity    int64
+	PriceMicros int64
+}
+
+// Refund is one refund of an order.
+type Refund struct {
+	RefundID     string
+	CreatedAt    time.Time
+	AmountMicros int64
+}
+
+// OrdersRequest asks for orders updated at or after UpdatedMin.
+type OrdersRequest struct {
+	UpdatedMin time.Time
+}
+
+// OrdersPage is one page of orders.
+type OrdersPage struct {
+	Orders []Order
+	Next   string
+	Wait   time.Duration
+}
+
+// OrderReader reads a store's orders incrementally by update time, one page per call.
+type OrderReader interface {
+	AccountInfo(ctx context.Context, acct Account) (AccountInfo, error)
+	ReadOrders(ctx context.Context, acct Account, req OrdersRequest, cursor string) (OrdersPage, error)
+}
+
+// SessionRow is one day of web sessions for a traffic source, normalized.
+type SessionRow struct {
+	PropertyID        string
+	Date              time.Time
+	Source            string
+	Medium            string
+	Campaign          string
+	Sessions          int64
+	ConversionsMicros int64
+	RevenueMicros     int64
+	Currency          string
+}
+
+// SessionsPage is one page of session rows.
+type SessionsPage struct {
+	Rows []SessionRow
+	Next string
+	Wait time.Duration
+}
+
+// SessionReader reads daily sessions by source/medium/campaign, one page per call.
+type SessionReader interface {
+	AccountInfo(ctx context.Context, acct Account) (AccountInfo, error)
+	ReadSessions(ctx context.Context, acct Account, req ReadRequest, cursor string) (SessionsPage, error)
+}
+
+// CampaignSlug is the form in which campaign names and utm_campaign values are compared:
+// lower case, runs of anything but ASCII letters and digits replaced by one underscore,
+// none at the ends ("Retargeting - 30d" and "retargeting_30d" both give "retargeting_30d").
+func CampaignSlug(name string) string {
+	var b strings.Builder
+	pending := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if pending && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			pending = false
+			b.WriteRune(r)
+			continue
+		}
+		pending = true
+	}
+	return b.String()
 }
