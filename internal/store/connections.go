@@ -37,17 +37,24 @@ type Connection struct {
 	LastSyncedAt         *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	// RefreshTokenCiphertext is the sealed OAuth refresh token, nil if the channel has none.
+	RefreshTokenCiphertext []byte
+	LoginCustomerID        string
+	// CursorUpdatedAt is the highest order updated_at read by incremental syncs.
+	CursorUpdatedAt *time.Time
 }
 
 const connectionColumns = `id, workspace_id, channel, external_account_id, display_name, status,
 	status_reason, token_ciphertext, timezone, currency, cursor_date,
-	coalesce(active_sync_workflow_id, ''), last_synced_at, created_at, updated_at`
+	coalesce(active_sync_workflow_id, ''), last_synced_at, created_at, updated_at,
+	refresh_token_ciphertext, login_customer_id, cursor_updated_at`
 
 func scanConnection(row pgx.Row) (Connection, error) {
 	var c Connection
 	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Channel, &c.ExternalAccountID, &c.DisplayName, &c.Status,
 		&c.StatusReason, &c.TokenCiphertext, &c.Timezone, &c.Currency, &c.CursorDate,
-		&c.ActiveSyncWorkflowID, &c.LastSyncedAt, &c.CreatedAt, &c.UpdatedAt)
+		&c.ActiveSyncWorkflowID, &c.LastSyncedAt, &c.CreatedAt, &c.UpdatedAt,
+		&c.RefreshTokenCiphertext, &c.LoginCustomerID, &c.CursorUpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Connection{}, ErrNotFound
 	}
@@ -63,6 +70,9 @@ type NewConnection struct {
 	TokenCiphertext   []byte
 	Timezone          string
 	Currency          string
+	// RefreshTokenCiphertext and LoginCustomerID are for OAuth channels (Google Ads, GA4).
+	RefreshTokenCiphertext []byte
+	LoginCustomerID        string
 }
 
 // CreateConnection inserts a connection. A second connection of the same account in the
@@ -70,10 +80,11 @@ type NewConnection struct {
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (Connection, error) {
 	row := s.Pool.QueryRow(ctx, `
 		INSERT INTO connections (workspace_id, channel, external_account_id, display_name,
-			token_ciphertext, timezone, currency)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+			token_ciphertext, timezone, currency, refresh_token_ciphertext, login_customer_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		RETURNING `+connectionColumns,
-		n.WorkspaceID, n.Channel, n.ExternalAccountID, n.DisplayName, n.TokenCiphertext, n.Timezone, n.Currency)
+		n.WorkspaceID, n.Channel, n.ExternalAccountID, n.DisplayName, n.TokenCiphertext, n.Timezone, n.Currency,
+		n.RefreshTokenCiphertext, n.LoginCustomerID)
 	c, err := scanConnection(row)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

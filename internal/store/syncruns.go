@@ -37,16 +37,18 @@ type SyncRun struct {
 	Error        string
 	StartedAt    time.Time
 	FinishedAt   *time.Time
+	// UpdatedMin is where an orders read starts (updated_at_min); nil for date windows.
+	UpdatedMin *time.Time
 }
 
 const syncRunColumns = `id, workspace_id, connection_id, channel, kind, workflow_id, run_id, window_from,
-	window_to, status, pages, rows_written, page_cursor, error, started_at, finished_at`
+	window_to, status, pages, rows_written, page_cursor, error, started_at, finished_at, updated_min`
 
 func scanSyncRun(row pgx.Row) (SyncRun, error) {
 	var r SyncRun
 	err := row.Scan(&r.ID, &r.WorkspaceID, &r.ConnectionID, &r.Channel, &r.Kind, &r.WorkflowID, &r.RunID,
 		&r.WindowFrom, &r.WindowTo, &r.Status, &r.Pages, &r.RowsWritten, &r.PageCursor, &r.Error,
-		&r.StartedAt, &r.FinishedAt)
+		&r.StartedAt, &r.FinishedAt, &r.UpdatedMin)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SyncRun{}, ErrNotFound
 	}
@@ -62,17 +64,19 @@ type NewSyncRun struct {
 	WorkflowID   string
 	RunID        string
 	Window       channels.Window
+	UpdatedMin   *time.Time
 }
 
 // StartSyncRun inserts the run's row, or returns the existing one when an activity retry
 // records the same workflow run again.
 func (s *Store) StartSyncRun(ctx context.Context, n NewSyncRun) (SyncRun, error) {
 	r, err := scanSyncRun(s.Pool.QueryRow(ctx, `
-		INSERT INTO sync_runs (workspace_id, connection_id, channel, kind, workflow_id, run_id, window_from, window_to)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO sync_runs (workspace_id, connection_id, channel, kind, workflow_id, run_id, window_from, window_to,
+			updated_min)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (workflow_id, run_id) DO UPDATE SET workflow_id = EXCLUDED.workflow_id
 		RETURNING `+syncRunColumns,
-		n.WorkspaceID, n.ConnectionID, n.Channel, n.Kind, n.WorkflowID, n.RunID, n.Window.From, n.Window.To))
+		n.WorkspaceID, n.ConnectionID, n.Channel, n.Kind, n.WorkflowID, n.RunID, n.Window.From, n.Window.To, n.UpdatedMin))
 	if err != nil {
 		return SyncRun{}, fmt.Errorf("record sync run of %s: %w", n.WorkflowID, err)
 	}

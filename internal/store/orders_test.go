@@ -1,0 +1,80 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
+)
+
+func TestMergeOrdersIsIdempotentAndKeepsNewestVersion(t *testing.T) {
+	st, _ := testdb.New(t)
+	ctx := context.Background()
+	ws, err := st.CreateWorkspace(ctx, "Shop", "USD", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := st.CreateConnection(ctx, store.NewConnection{WorkspaceID: ws.ID, Channel: "shopify",
+		ExternalAccountID: "demo.myshopify.com", TokenCiphertext: []byte{1}, Timezone: "UTC", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	order := func(updated time.Time, total int64, refunds ...channels.Refund) channels.Order {
+		return channels.Order{ShopDomain: "demo.myshopify.com", OrderID: "1001", Name: "#1001", CreatedAt: t0, UpdatedAt: updated,
+			Currency: "USD", TotalMicros: total, FinancialStatus: "paid", CustomerID: "c1",
+			LineItems: []channels.LineItem{{LineItemID: "li1", Quantity: 2, PriceMicros: total / 2}}, Refunds: refunds}
+	}
+	merge := func(orders ...channels.Order) int64 {
+		t.Helper()
+		var n int64
+		if err := st.InTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			n, _, err = store.MergeOrders(ctx, tx, ws.ID, conn.ID, orders)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	state := func() (total, refunded int64, items, refunds int, synced time.Time) {
+		t.Helper()
+		err := st.Pool.QueryRow(ctx, `SELECT total_micros, refunded_micros,
+			(SELECT count(*) FROM order_line_items), (SELECT count(*) FROM order_refunds), synced_at
+			FROM orders WHERE order_id = '1001'`).Scan(&total, &refunded, &items, &refunds, &synced)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+
+	if n := merge(order(t0, 50_000_000)); n != 1 {
+		t.Fatalf("first merge wrote %d orders", n)
+	}
+	_, _, _, _, synced1 := state()
+	if n := merge(order(t0, 50_000_000)); n != 0 {
+		t.Fatalf("identical re-merge wrote %d orders", n)
+	}
+	if _, _, _, _, synced2 := state(); !synced2.Equal(synced1) {
+		t.Fatal("identical re-merge rewrote the row")
+	}
+	refund := channels.Refund{RefundID: "r1", CreatedAt: t0.Add(2 * time.Hour), AmountMicros: 10_000_000}
+	edited := order(t0.Add(2*time.Hour), 40_000_000, refund)
+	edited.RefundedMicros = 10_000_000
+	merge(edited)
+	if total, refunded, items, refunds, _ := state(); total != 40_000_000 || refunded != 10_000_000 || items != 1 || refunds != 1 {
+		t.Fatalf("after edit: total %d refunded %d items %d refunds %d", total, refunded, items, refunds)
+	}
+	// A stale page (older updated_at) does not undo the edit.
+	if n := merge(order(t0.Add(time.Hour), 99_000_000)); n != 0 {
+		t.Fatalf("stale version wrote %d orders", n)
+	}
+	if total, _, _, refunds, _ := state(); total != 40_000_000 || refunds != 1 {
+		t.Fatalf("stale version changed the order: total %d refunds %d", total, refunds)
+	}
+}
