@@ -40,22 +40,38 @@ var NonRetryableErrorTypes = []string{
 // kindIncremental is workflows.KindIncremental (that package imports this one).
 const kindIncremental = "incremental"
 
-// Lookback is how far before the cursor an incremental sync re-reads, per channel, because
-// providers restate recent days (Meta: up to 28 days).
-var lookback = map[channels.Channel]int{
-	channels.Meta: 28,
+// lookbackDays is how far before the cursor an incremental sync re-reads, per channel,
+// because providers restate recent days: Meta up to 28 days, Google Ads conversions settle
+// within 14, TikTok within 7, GA4 processes for 24-48 hours. Shopify is read by update
+// time instead, so edits and refunds of any age come back by themselves.
+func lookbackDays(ch channels.Channel) int {
+	switch ch {
+	case channels.Meta:
+		return 28
+	case channels.GoogleAds:
+		return 14
+	case channels.TikTok:
+		return 7
+	case channels.GA4:
+		return 2
+	}
+	return 0
 }
+
+// firstOrdersSyncDays is how much order history an incremental orders sync reads when the
+// connection has no cursor yet.
+const firstOrdersSyncDays = 90
 
 // retentionDays is how far back a provider keeps data (Meta: 37 months).
 const retentionDays = 1123
 
 // Sync is the set of sync activities.
 type Sync struct {
-	Store    *store.Store
-	Readers  map[channels.Channel]channels.AdReader
-	Box      *secretbox.Box
-	Temporal client.Client
-	Logger   *slog.Logger
+	Store      *store.Store
+	Connectors channels.Registry
+	Box        *secretbox.Box
+	Temporal   client.Client
+	Logger     *slog.Logger
 	// Now is the clock used for "today"; nil means time.Now.
 	Now func() time.Time
 	// MaxPagesPerCall bounds one SyncWindow call so the workflow's progress query moves.
@@ -114,9 +130,15 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 			return PrepareResult{Channel: conn.Channel, Skipped: true, HeldBy: holder}, nil
 		}
 	}
+	var updatedMin *time.Time
+	if _, ok := a.Connectors.Orders[channels.Channel(conn.Channel)]; ok {
+		updatedMin = ordersUpdatedMin(conn, in.Kind, window)
+		// The window is only informative for orders: the read covers every update since updatedMin.
+		window.From = civilDay(updatedMin.In(location(conn.Timezone)))
+	}
 	run, err := a.Store.StartSyncRun(ctx, store.NewSyncRun{
 		WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, Channel: conn.Channel, Kind: in.Kind,
-		WorkflowID: in.WorkflowID, RunID: in.RunID, Window: window,
+		WorkflowID: in.WorkflowID, RunID: in.RunID, Window: window, UpdatedMin: updatedMin,
 	})
 	if err != nil {
 		return PrepareResult{}, err
@@ -130,10 +152,7 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 // window is [cursor - lookback, today] in the account's timezone for incremental syncs and
 // the requested days for backfills, never further back than the provider keeps data.
 func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, error) {
-	loc, err := time.LoadLocation(conn.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := location(conn.Timezone)
 	now := time.Now
 	if a.Now != nil {
 		now = a.Now
@@ -158,7 +177,10 @@ func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, 
 		}
 		return w, nil
 	}
-	back := lookback[channels.Channel(conn.Channel)]
+	back := lookbackDays(channels.Channel(conn.Channel))
+	if _, orders := a.Connectors.Orders[channels.Channel(conn.Channel)]; orders && conn.CursorUpdatedAt == nil {
+		back = firstOrdersSyncDays
+	}
 	from := today.AddDate(0, 0, -back)
 	if conn.CursorDate != nil {
 		c := conn.CursorDate.UTC()
@@ -171,6 +193,33 @@ func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, 
 		from = earliest
 	}
 	return channels.Window{From: from, To: today}, nil
+}
+
+// ordersUpdatedMin is where an orders read starts: the connection's updated_at cursor for
+// an incremental sync (inclusive; duplicates are upserted), else the window's first day at
+// midnight in the shop's timezone.
+func ordersUpdatedMin(conn store.Connection, kind string, w channels.Window) *time.Time {
+	if kind == kindIncremental && conn.CursorUpdatedAt != nil {
+		t := *conn.CursorUpdatedAt
+		return &t
+	}
+	y, m, d := w.From.Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, location(conn.Timezone))
+	return &t
+}
+
+func location(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// civilDay is t's calendar day as midnight UTC, the form windows use.
+func civilDay(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // holderFinished reports whether the workflow holding a connection's lock has closed, so a
@@ -231,20 +280,16 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 	if err != nil {
 		return SyncWindowResult{}, fmt.Errorf("load connection %s: %w", run.ConnectionID, err)
 	}
-	ch := channels.Channel(conn.Channel)
-	reader, ok := a.Readers[ch]
-	if !ok {
-		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no connector for channel %s", ch), ErrTypeInvalidInput, nil)
-	}
-	token, err := a.Box.Open(conn.TokenCiphertext, secretbox.ConnectionTokenAAD(conn.WorkspaceID, conn.Channel, conn.ExternalAccountID))
+	acct, err := a.account(conn)
 	if err != nil {
-		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("open access token of connection %s: %v", conn.ID, err), ErrTypeInvalidInput, nil)
+		return SyncWindowResult{}, err
 	}
-	acct := channels.Account{ID: conn.ExternalAccountID, Token: string(token)}
-	req := channels.ReadRequest{Window: channels.Window{From: run.WindowFrom, To: run.WindowTo}, Level: channels.LevelAd}
-	log := a.logger().With("sync_run", run.ID, "connection", conn.ID, "channel", ch, "window", req.Window.String())
+	read, err := a.pageSource(conn, run, acct)
+	if err != nil {
+		return SyncWindowResult{}, err
+	}
+	log := a.logger().With("sync_run", run.ID, "connection", conn.ID, "channel", conn.Channel,
+		"window", channels.Window{From: run.WindowFrom, To: run.WindowTo}.String())
 	if pos.Cursor != "" {
 		log.Info("resuming window", "pages_done", pos.Pages)
 	}
@@ -255,30 +300,30 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 	}
 	pagesThisCall := 0
 	for {
-		page, err := reader.ReadPage(ctx, acct, req, pos.Cursor)
+		page, err := read(ctx, pos.Cursor)
 		if err != nil {
 			return a.result(pos), a.classify(ctx, conn, err)
 		}
-		if len(page.Rows) > 0 || page.Next == "" {
-			run, err = a.Store.CommitAdPage(ctx, run, page.Rows, page.Next)
+		if page.rows > 0 || page.next == "" {
+			run, err = page.commit(ctx, run)
 			if err != nil {
 				return a.result(pos), err
 			}
 			pagesThisCall++
-			pos = readPosition{Cursor: page.Next, Pages: run.Pages, Rows: run.RowsWritten}
-		} else if page.Next != pos.Cursor {
-			if err := a.Store.SaveSyncCursor(ctx, run.ID, page.Next); err != nil {
+			pos = readPosition{Cursor: page.next, Pages: run.Pages, Rows: run.RowsWritten}
+		} else if page.next != pos.Cursor {
+			if err := a.Store.SaveSyncCursor(ctx, run.ID, page.next); err != nil {
 				return a.result(pos), err
 			}
-			pos.Cursor = page.Next
+			pos.Cursor = page.next
 		}
 		activity.RecordHeartbeat(ctx, pos)
-		if page.Next == "" {
+		if page.next == "" {
 			log.Info("window read", "pages", pos.Pages, "rows", pos.Rows)
 			return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Done: true}, nil
 		}
-		if page.Wait > 0 {
-			if err := a.wait(ctx, page.Wait, pos); err != nil {
+		if page.wait > 0 {
+			if err := a.wait(ctx, page.wait, pos); err != nil {
 				return a.result(pos), err
 			}
 		}
@@ -402,4 +447,50 @@ func (a *Sync) logger() *slog.Logger {
 		return a.Logger
 	}
 	return slog.Default()
+}
+
+// ListConnectionsInput names a workspace.
+type ListConnectionsInput struct {
+	WorkspaceID string
+}
+
+// ConnectionRef identifies a connection to sync; ids only, never credentials.
+type ConnectionRef struct {
+	ID      string
+	Channel string
+}
+
+// ListConnectionsResult lists a workspace's connections that can be synced, and the ones
+// that cannot with why.
+type ListConnectionsResult struct {
+	Syncable []ConnectionRef
+	Skipped  []SkippedConnection
+}
+
+// SkippedConnection is a connection a workspace sync leaves out.
+type SkippedConnection struct {
+	ID     string
+	Reason string
+}
+
+// ListConnections lists the workspace's connections for a workspace sync. Connections
+// that need re-authentication are skipped: syncing them would only fail again.
+func (a *Sync) ListConnections(ctx context.Context, in ListConnectionsInput) (ListConnectionsResult, error) {
+	conns, err := a.Store.ListConnections(ctx, in.WorkspaceID)
+	if err != nil {
+		return ListConnectionsResult{}, err
+	}
+	var out ListConnectionsResult
+	for _, c := range conns {
+		if c.Status == store.ConnectionNeedsReauth || c.Status == "disabled" {
+			out.Skipped = append(out.Skipped, SkippedConnection{ID: c.ID, Reason: c.Status})
+			continue
+		}
+		if _, ok := a.Connectors.Account(channels.Channel(c.Channel)); !ok {
+			out.Skipped = append(out.Skipped, SkippedConnection{ID: c.ID, Reason: "no connector for " + c.Channel})
+			continue
+		}
+		out.Syncable = append(out.Syncable, ConnectionRef{ID: c.ID, Channel: c.Channel})
+	}
+	return out, nil
 }

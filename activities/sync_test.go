@@ -82,7 +82,7 @@ func newFixture(t *testing.T, reader channels.AdReader) fixture {
 		WorkflowID: "wf", RunID: "run", Window: channels.Window{From: day, To: day},
 	})
 	require.NoError(t, err)
-	acts := &Sync{Store: st, Box: box, Readers: map[channels.Channel]channels.AdReader{channels.Meta: reader}, MaxPagesPerCall: 100}
+	acts := &Sync{Store: st, Box: box, Connectors: channels.Registry{Ads: map[channels.Channel]channels.AdReader{channels.Meta: reader}}, MaxPagesPerCall: 100}
 	return fixture{st: st, acts: acts, run: run, conn: conn}
 }
 

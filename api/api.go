@@ -21,7 +21,7 @@ type Deps struct {
 	Syncs Syncs
 	// Readers verify a new connection's token and read its account's currency and timezone.
 	// A channel without a reader cannot be connected yet.
-	Readers map[channels.Channel]channels.AdReader
+	Connectors channels.Registry
 	// Box seals access tokens with secretbox.ConnectionTokenAAD as additional data.
 	Box *secretbox.Box
 	// Ready reports whether Temporal answers, for /readyz. Nil means nothing to check.
@@ -41,6 +41,8 @@ type Syncs interface {
 	// UpdateSchedule returns a *syncsvc.ValidationError for a bad cron or timezone.
 	UpdateSchedule(ctx context.Context, conn store.Connection, u syncsvc.ScheduleUpdate) (syncsvc.Schedule, error)
 	TriggerSchedule(ctx context.Context, conn store.Connection) error
+	// StartWorkspaceSync syncs every connection of the workspace; started=false when one runs.
+	StartWorkspaceSync(ctx context.Context, workspaceID string) (h syncsvc.Handle, started bool, err error)
 }
 
 // maxBodyBytes bounds every request body. The largest legitimate body is a connection
@@ -84,6 +86,7 @@ func NewRouter(d Deps) *gin.Engine {
 	v1.GET("/connections/:id/schedule", s.getSchedule)
 	v1.PATCH("/connections/:id/schedule", s.updateSchedule)
 	v1.POST("/connections/:id/schedule/trigger", s.triggerSchedule)
+	v1.POST("/syncs", s.startWorkspaceSync)
 	v1.GET("/syncs/:workflow_id", s.getSync)
 	v1.GET("/metrics/summary", s.metricsSummary)
 	v1.GET("/metrics/campaigns", s.metricsCampaigns)

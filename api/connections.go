@@ -96,7 +96,7 @@ func (s *server) createConnection(c *gin.Context) {
 		return
 	}
 	var errs []FieldError
-	ch, reader, accountID := channels.Channel(""), channels.AdReader(nil), ""
+	ch, reader, accountID := channels.Channel(""), channels.AccountReader(nil), ""
 	switch parsed, err := channels.ParseChannel(req.Channel); {
 	case req.Channel == "":
 		errs = append(errs, FieldError{"channel", "is required"})
@@ -105,7 +105,7 @@ func (s *server) createConnection(c *gin.Context) {
 	default:
 		ch = parsed
 		normalize := accountNormalizer(ch)
-		reader = s.Readers[ch]
+		reader, _ = s.Connectors.Account(ch)
 		if normalize == nil || reader == nil {
 			errs = append(errs, FieldError{"channel", fmt.Sprintf("channel %s is not supported yet", ch)})
 			break

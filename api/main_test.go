@@ -207,6 +207,13 @@ func (f *fakeSyncs) TriggerSchedule(_ context.Context, conn store.Connection) er
 	return nil
 }
 
+func (f *fakeSyncs) StartWorkspaceSync(_ context.Context, workspaceID string) (syncsvc.Handle, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("StartWorkspaceSync %s", workspaceID)
+	return syncsvc.Handle{WorkflowID: "workspace-sync-" + workspaceID, RunID: "run-1"}, true, nil
+}
+
 // env is one API on a fresh database with two workspaces and a key for each.
 type env struct {
 	t     *testing.T
@@ -274,12 +281,12 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) router(st *store.Store) http.Handler {
 	return api.NewRouter(api.Deps{
-		Store:   st,
-		Syncs:   e.syncs,
-		Readers: map[channels.Channel]channels.AdReader{channels.Meta: fakeReader{}},
-		Box:     e.box,
-		Ready:   func(context.Context) error { return e.ready },
-		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store:      st,
+		Syncs:      e.syncs,
+		Connectors: channels.Registry{Ads: map[channels.Channel]channels.AdReader{channels.Meta: fakeReader{}}},
+		Box:        e.box,
+		Ready:      func(context.Context) error { return e.ready },
+		Logger:     slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 }
 

@@ -54,6 +54,16 @@ func (s *server) triggerSync(c *gin.Context) {
 	c.JSON(startedStatus(started), handleDTO(h))
 }
 
+// startWorkspaceSync syncs every connection of the caller's workspace. It takes no body.
+func (s *server) startWorkspaceSync(c *gin.Context) {
+	h, started, err := s.Syncs.StartWorkspaceSync(c.Request.Context(), workspaceID(c))
+	if err != nil {
+		s.syncsProblem(c, "start workspace sync", "workspace", err)
+		return
+	}
+	c.JSON(startedStatus(started), handleDTO(h))
+}
+
 func (s *server) getSync(c *gin.Context) {
 	wf := c.Param("workflow_id")
 	st, err := s.Syncs.GetSync(c.Request.Context(), workspaceID(c), wf)

@@ -36,17 +36,15 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{})
 	syncWorker.RegisterWorkflowWithOptions(workflows.ChannelSync, workflow.RegisterOptions{Name: "ChannelSync"})
 	syncWorker.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: "Backfill"})
+	syncWorker.RegisterWorkflowWithOptions(workflows.WorkspaceSync, workflow.RegisterOptions{Name: "WorkspaceSync"})
+	syncWorker.RegisterActivityWithOptions(acts.ListConnections, activity.RegisterOptions{Name: "ListConnections"})
 	syncWorker.RegisterActivityWithOptions(acts.PrepareSync, activity.RegisterOptions{Name: "PrepareSync"})
 	syncWorker.RegisterActivityWithOptions(acts.FinishSync, activity.RegisterOptions{Name: "FinishSync"})
 	w.all = append(w.all, syncWorker)
 
 	chans := o.Channels
 	if chans == nil {
-		for _, ch := range channels.All {
-			if _, ok := acts.Readers[ch]; ok {
-				chans = append(chans, ch)
-			}
-		}
+		chans = acts.Connectors.Channels()
 	}
 	for _, ch := range chans {
 		rate := o.ChannelActivitiesPerSecond[ch]

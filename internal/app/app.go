@@ -28,12 +28,12 @@ import (
 
 // Deps are the shared dependencies of one process.
 type Deps struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Store    *store.Store
-	Temporal client.Client
-	Box      *secretbox.Box
-	Readers  map[channels.Channel]channels.AdReader
+	Config     config.Config
+	Logger     *slog.Logger
+	Store      *store.Store
+	Temporal   client.Client
+	Box        *secretbox.Box
+	Connectors channels.Registry
 }
 
 // Open connects to PostgreSQL and Temporal and builds the connectors.
@@ -57,7 +57,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Deps, e
 	}
 	return &Deps{
 		Config: cfg, Logger: logger, Store: st, Temporal: tc, Box: box,
-		Readers: Readers(cfg, logger),
+		Connectors: Connectors(cfg, logger),
 	}, nil
 }
 
@@ -74,10 +74,10 @@ func DialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	return tc, nil
 }
 
-// Readers builds one connector per supported channel.
-func Readers(cfg config.Config, logger *slog.Logger) map[channels.Channel]channels.AdReader {
+// Connectors builds one connector per supported channel.
+func Connectors(cfg config.Config, logger *slog.Logger) channels.Registry {
 	httpClient := &http.Client{Timeout: 2 * time.Minute}
-	return map[channels.Channel]channels.AdReader{
+	return channels.Registry{Ads: map[channels.Channel]channels.AdReader{
 		channels.Meta: meta.New(meta.Options{
 			BaseURL:      cfg.MetaBaseURL,
 			APIVersion:   cfg.MetaAPIVersion,
@@ -86,7 +86,7 @@ func Readers(cfg config.Config, logger *slog.Logger) map[channels.Channel]channe
 			PollInterval: cfg.MetaPollInterval,
 			Logger:       logger.With("channel", "meta"),
 		}),
-	}
+	}}
 }
 
 // Close releases the connections.
@@ -103,7 +103,7 @@ func (d *Deps) SyncService() *syncsvc.Service {
 // Workers builds the Temporal workers of this process.
 func (d *Deps) Workers() *worker.Workers {
 	acts := &activities.Sync{
-		Store: d.Store, Readers: d.Readers, Box: d.Box, Temporal: d.Temporal,
+		Store: d.Store, Connectors: d.Connectors, Box: d.Box, Temporal: d.Temporal,
 		Logger: d.Logger.With("component", "activities"),
 	}
 	return worker.New(d.Temporal, acts, worker.Options{
@@ -123,7 +123,7 @@ func (d *Deps) TemporalReady(ctx context.Context) error {
 // APIHandler is the REST API wired to these dependencies.
 func (d *Deps) APIHandler() http.Handler {
 	return api.NewRouter(api.Deps{
-		Store: d.Store, Syncs: d.SyncService(), Readers: d.Readers, Box: d.Box,
+		Store: d.Store, Syncs: d.SyncService(), Connectors: d.Connectors, Box: d.Box,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
 	})
 }

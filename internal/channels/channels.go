@@ -321,3 +321,41 @@ func CampaignSlug(name string) string {
 	}
 	return b.String()
 }
+
+// AccountReader is what every connector offers: a description of the account, which also
+// proves that the credentials work.
+type AccountReader interface {
+	AccountInfo(ctx context.Context, acct Account) (AccountInfo, error)
+}
+
+// Registry holds the connector of each channel, by the kind of data it reads.
+type Registry struct {
+	Ads      map[Channel]AdReader
+	Orders   map[Channel]OrderReader
+	Sessions map[Channel]SessionReader
+}
+
+// Account returns the channel's connector as an AccountReader.
+func (r Registry) Account(ch Channel) (AccountReader, bool) {
+	if c, ok := r.Ads[ch]; ok {
+		return c, true
+	}
+	if c, ok := r.Orders[ch]; ok {
+		return c, true
+	}
+	if c, ok := r.Sessions[ch]; ok {
+		return c, true
+	}
+	return nil, false
+}
+
+// Channels lists the channels that have a connector, in the order of All.
+func (r Registry) Channels() []Channel {
+	var out []Channel
+	for _, ch := range All {
+		if _, ok := r.Account(ch); ok {
+			out = append(out, ch)
+		}
+	}
+	return out
+}

@@ -185,7 +185,7 @@ func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 // account with the token, seal the token, store the connection.
 func connectMeta(ctx context.Context, d *app.Deps) (store.Connection, error) {
 	acct := channels.Account{ID: DemoMetaAccount, Token: sandboxmeta.DefaultToken}
-	info, err := d.Readers[channels.Meta].AccountInfo(ctx, acct)
+	info, err := d.Connectors.Ads[channels.Meta].AccountInfo(ctx, acct)
 	if err != nil {
 		return store.Connection{}, fmt.Errorf("read sandbox Meta account: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 func TestDevSeed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	deps := &app.Deps{Logger: e.logger, Store: e.Store, Temporal: e.Temporal, Box: e.Box, Readers: e.Readers}
+	deps := &app.Deps{Logger: e.logger, Store: e.Store, Temporal: e.Temporal, Box: e.Box, Connectors: e.Connectors}
 
 	first, err := devstack.Seed(e.ctx, deps)
 	require.NoError(t, err)

@@ -115,20 +115,20 @@ func quietLogger() *slog.Logger {
 
 // env is one test's world: a database, a Temporal namespace, a sandbox, workers and the API.
 type env struct {
-	t         *testing.T
-	ctx       context.Context
-	Store     *store.Store
-	Temporal  client.Client
-	Sandbox   *sandboxmeta.Server
-	SandboxTS *httptest.Server
-	Box       *secretbox.Box
-	Readers   map[channels.Channel]channels.AdReader
-	Syncs     *syncsvc.Service
-	API       *httptest.Server
-	Workspace string
-	APIKey    string
-	workers   *worker.Workers
-	logger    *slog.Logger
+	t          *testing.T
+	ctx        context.Context
+	Store      *store.Store
+	Temporal   client.Client
+	Sandbox    *sandboxmeta.Server
+	SandboxTS  *httptest.Server
+	Box        *secretbox.Box
+	Connectors channels.Registry
+	Syncs      *syncsvc.Service
+	API        *httptest.Server
+	Workspace  string
+	APIKey     string
+	workers    *worker.Workers
+	logger     *slog.Logger
 }
 
 type envOptions struct {
@@ -177,19 +177,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if pageSize == 0 {
 		pageSize = 100
 	}
-	readers := map[channels.Channel]channels.AdReader{
+	readers := channels.Registry{Ads: map[channels.Channel]channels.AdReader{
 		channels.Meta: meta.New(meta.Options{
 			BaseURL: sbts.URL, PageSize: pageSize, PollInterval: 100 * time.Millisecond,
 			DefaultRateLimitBackoff: 60 * time.Second, Logger: logger,
 		}),
-	}
-	e := &env{t: t, ctx: ctx, Store: st, Temporal: tc, Sandbox: sb, SandboxTS: sbts, Box: box, Readers: readers,
+	}}
+	e := &env{t: t, ctx: ctx, Store: st, Temporal: tc, Sandbox: sb, SandboxTS: sbts, Box: box, Connectors: readers,
 		Syncs: &syncsvc.Service{Temporal: tc, Store: st, Logger: logger}, logger: logger}
 	e.StartWorkers()
 	t.Cleanup(func() { e.StopWorkers() })
 
 	e.API = httptest.NewServer(api.NewRouter(api.Deps{
-		Store: st, Syncs: e.Syncs, Readers: readers, Box: box, Logger: logger,
+		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
@@ -214,7 +214,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 func (e *env) StartWorkers() {
 	e.t.Helper()
 	acts := &activities.Sync{
-		Store: e.Store, Readers: e.Readers, Box: e.Box, Temporal: e.Temporal, Logger: e.logger,
+		Store: e.Store, Connectors: e.Connectors, Box: e.Box, Temporal: e.Temporal, Logger: e.logger,
 		MaxPagesPerCall: 5,
 	}
 	e.workers = worker.New(e.Temporal, acts, worker.Options{

@@ -76,3 +76,9 @@ func (b *Box) Open(sealed, additional []byte) ([]byte, error) {
 func ConnectionTokenAAD(workspaceID, channel, accountID string) []byte {
 	return []byte(workspaceID + ":" + channel + ":" + accountID)
 }
+
+// ConnectionRefreshTokenAAD binds a connection's sealed OAuth refresh token the same way,
+// but differently from its access token, so the two ciphertexts cannot be swapped.
+func ConnectionRefreshTokenAAD(workspaceID, channel, accountID string) []byte {
+	return []byte(workspaceID + ":" + channel + ":" + accountID + ":refresh")
+}

@@ -107,6 +107,29 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 	return Handle{WorkflowID: run.GetID(), RunID: run.GetRunID()}, true, nil
 }
 
+// StartWorkspaceSync starts a sync of every connection of the workspace, or returns the one
+// already running with started=false.
+func (s *Service) StartWorkspaceSync(ctx context.Context, workspaceID string) (Handle, bool, error) {
+	id := workflows.WorkspaceSyncWorkflowID(workspaceID)
+	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                workflows.TaskQueueSync,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(workflows.WorkspaceIDKey.ValueSet(workspaceID)),
+		StaticSummary:                            "sync of every connection of the workspace",
+	}, workflows.WorkspaceSync, workflows.WorkspaceSyncInput{WorkspaceID: workspaceID})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return Handle{WorkflowID: id, RunID: already.RunId}, false, nil
+	}
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("start workspace sync of %s: %w", workspaceID, err)
+	}
+	return Handle{WorkflowID: run.GetID(), RunID: run.GetRunID()}, true, nil
+}
+
 // GetSync describes a sync or backfill workflow of the caller's workspace.
 func (s *Service) GetSync(ctx context.Context, workspaceID, workflowID string) (SyncStatus, error) {
 	if !looksLikeOurWorkflowID(workflowID) {
@@ -153,6 +176,12 @@ func (s *Service) GetSync(ctx context.Context, workspaceID, workflowID string) (
 	}
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
 		st.Failure = s.failureOf(ctx, workflowID, st.RunID)
+	}
+	if st.WorkflowType == "WorkspaceSync" && info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		var res workflows.WorkspaceSyncResult
+		if err := s.Temporal.GetWorkflow(ctx, workflowID, st.RunID).Get(ctx, &res); err == nil {
+			st.Connections = res.Connections
+		}
 	}
 	runs, err := s.Store.ListSyncRunsByWorkflow(ctx, workspaceID, workflowID)
 	if err != nil {
@@ -207,7 +236,7 @@ func syncRunDTO(r store.SyncRun) SyncRun {
 	}
 }
 
-var workflowIDPattern = regexp.MustCompile(`^(sync|scheduled-sync|backfill|backfill-window)-[0-9a-f-]{36}[0-9A-Za-z:._-]*$`)
+var workflowIDPattern = regexp.MustCompile(`^(sync|scheduled-sync|backfill|backfill-window|workspace-sync)-[0-9a-f-]{36}[0-9A-Za-z:._-]*$`)
 
 // looksLikeOurWorkflowID keeps arbitrary ids (other namespaces' conventions, probes) from
 // reaching Temporal at all.

@@ -47,6 +47,8 @@ type SyncStatus struct {
 	Progress     *workflows.Progress `json:"progress,omitempty"`
 	Runs         []SyncRun           `json:"sync_runs"`
 	Failure      string              `json:"failure,omitempty"`
+	// Connections is a finished workspace sync's outcome per connection.
+	Connections []workflows.ConnectionOutcome `json:"connections,omitempty"`
 }
 
 // Schedule is a connection's sync schedule.
