@@ -29,6 +29,24 @@ type Config struct {
 	// MetaActivitiesPerSecond is the server-side rate limit of the sync-meta task queue.
 	MetaActivitiesPerSecond float64
 	MetaPollInterval        time.Duration
+
+	GoogleAdsBaseURL        string
+	GoogleAdsAPIVersion     string
+	GoogleAdsDeveloperToken string
+	// Google OAuth client, shared by Google Ads and GA4, for minting access tokens from
+	// connections' refresh tokens.
+	GoogleOAuthClientID     string
+	GoogleOAuthClientSecret string
+	GoogleOAuthTokenURL     string
+	TikTokBaseURL           string
+	// ShopifyBaseURL replaces https://{shop}.myshopify.com for every shop when set (sandbox).
+	ShopifyBaseURL    string
+	ShopifyAPIVersion string
+	// ShopifyWebhookSecret verifies webhook signatures (the Shopify app's client secret).
+	ShopifyWebhookSecret string
+	GA4BaseURL           string
+	// ActivitiesPerSecond is the server-side rate limit of each channel's task queue.
+	ActivitiesPerSecond map[string]float64
 }
 
 // FromEnv reads the configuration, applying defaults for local development.
@@ -43,6 +61,19 @@ func FromEnv() (Config, error) {
 		LogFormat:         env("LOG_FORMAT", "text"),
 		MetaBaseURL:       env("META_BASE_URL", "https://graph.facebook.com"),
 		MetaAPIVersion:    env("META_API_VERSION", "v23.0"),
+
+		GoogleAdsBaseURL:        env("GOOGLE_ADS_BASE_URL", "https://googleads.googleapis.com"),
+		GoogleAdsAPIVersion:     env("GOOGLE_ADS_API_VERSION", "v19"),
+		GoogleAdsDeveloperToken: os.Getenv("GOOGLE_ADS_DEVELOPER_TOKEN"),
+		GoogleOAuthClientID:     os.Getenv("GOOGLE_OAUTH_CLIENT_ID"),
+		GoogleOAuthClientSecret: os.Getenv("GOOGLE_OAUTH_CLIENT_SECRET"),
+		GoogleOAuthTokenURL:     env("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+		TikTokBaseURL:           env("TIKTOK_BASE_URL", "https://business-api.tiktok.com"),
+		ShopifyBaseURL:          os.Getenv("SHOPIFY_BASE_URL"),
+		ShopifyAPIVersion:       env("SHOPIFY_API_VERSION", "2024-10"),
+		ShopifyWebhookSecret:    os.Getenv("SHOPIFY_WEBHOOK_SECRET"),
+		GA4BaseURL:              env("GA4_BASE_URL", "https://analyticsdata.googleapis.com"),
+		ActivitiesPerSecond:     map[string]float64{},
 	}
 	var errs []string
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
@@ -57,6 +88,14 @@ func FromEnv() (Config, error) {
 	}
 	if c.MetaPollInterval, err = time.ParseDuration(env("META_POLL_INTERVAL", "5s")); err != nil || c.MetaPollInterval <= 0 {
 		errs = append(errs, "META_POLL_INTERVAL must be a positive duration such as 5s")
+	}
+	for _, ch := range []string{"GOOGLE_ADS", "TIKTOK", "SHOPIFY", "GA4"} {
+		key := ch + "_ACTIVITIES_PER_SECOND"
+		v, err := floatEnv(key, 2)
+		if err != nil || v <= 0 {
+			errs = append(errs, key+" must be a positive number")
+		}
+		c.ActivitiesPerSecond[strings.ToLower(ch)] = v
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
