@@ -1,0 +1,415 @@
+package ga4
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Faults are the switchable failures. Counters count runReport calls (not token or admin
+// calls) and run down as they fire.
+type Faults struct {
+	// RateLimit answers the next Times runReport calls with 429 RESOURCE_EXHAUSTED.
+	RateLimit *RateLimitFault `json:"rate_limit,omitempty"`
+	// ServerErrors answers the next N calls with 500 INTERNAL "Internal error encountered.".
+	ServerErrors int `json:"server_errors,omitempty"`
+	// ExpiredToken answers every call with 401 UNAUTHENTICATED, whatever the token (even a
+	// freshly minted one).
+	ExpiredToken bool `json:"expired_token,omitempty"`
+	// ExpireNext answers the next N calls with 401 UNAUTHENTICATED as if the access token
+	// had just expired: a connector with a refresh token mints a new one and goes on.
+	ExpireNext int `json:"expire_next,omitempty"`
+	// RevokeRefreshToken makes the token endpoint answer 400 invalid_grant "Token has been
+	// expired or revoked.".
+	RevokeRefreshToken bool `json:"revoke_refresh_token,omitempty"`
+	// EmptyReport makes every report empty: no rows and no rowCount.
+	EmptyReport bool `json:"empty_report,omitempty"`
+	// RejectKeyEvents answers 400 INVALID_ARGUMENT for the keyEvents metric, as an API
+	// that knows only the deprecated name conversions would.
+	RejectKeyEvents bool `json:"reject_key_events,omitempty"`
+	// LowQuota names a quota (e.g. "tokensPerProjectPerHour") that propertyQuota reports
+	// with 5% remaining.
+	LowQuota string `json:"low_quota,omitempty"`
+	// PageDelayMS delays every runReport answer by this many milliseconds.
+	PageDelayMS int `json:"page_delay_ms,omitempty"`
+}
+
+// RateLimitFault is a quota error to inject.
+type RateLimitFault struct {
+	// Quota names the exhausted quota (default concurrentRequests, whose message is
+	// "Exhausted concurrent requests quota.").
+	Quota string `json:"quota,omitempty"`
+	// Message replaces the quota's message (to test unknown messages).
+	Message string `json:"message,omitempty"`
+	// Times is how many calls answer with the error (default 1).
+	Times int `json:"times"`
+}
+
+func (rl *RateLimitFault) message() string {
+	if rl.Message != "" {
+		return rl.Message
+	}
+	return quotaMessages[rl.Quota]
+}
+
+func (f Faults) clone() Faults {
+	if f.RateLimit != nil {
+		rl := *f.RateLimit
+		f.RateLimit = &rl
+	}
+	return f
+}
+
+func (f *Faults) validate() error {
+	if rl := f.RateLimit; rl != nil {
+		if rl.Quota == "" {
+			rl.Quota = QuotaConcurrentRequests
+		}
+		if _, ok := quotaMessages[rl.Quota]; !ok {
+			return fmt.Errorf("rate_limit.quota %q is not a propertyQuota name", rl.Quota)
+		}
+		if rl.Times == 0 {
+			rl.Times = 1
+		}
+		if rl.Times < 0 {
+			return errors.New("rate_limit.times must not be negative")
+		}
+	}
+	if f.LowQuota != "" {
+		if _, ok := quotaSize[f.LowQuota]; !ok {
+			return fmt.Errorf("low_quota %q is not a propertyQuota name", f.LowQuota)
+		}
+	}
+	if f.ServerErrors < 0 || f.ExpireNext < 0 || f.PageDelayMS < 0 {
+		return errors.New("fault counters must not be negative")
+	}
+	return nil
+}
+
+// SetFaults replaces all faults.
+func (s *Server) SetFaults(f Faults) error {
+	f = f.clone()
+	if err := f.validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+	return nil
+}
+
+// ClearFaults removes all faults.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = Faults{}
+	s.mu.Unlock()
+}
+
+// Faults returns the faults still armed.
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.clone()
+}
+
+// faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
+// keys absent keep it (null clears rate_limit).
+type faultPatch struct {
+	RateLimit          *json.RawMessage `json:"rate_limit"`
+	ServerErrors       *int             `json:"server_errors"`
+	ExpiredToken       *bool            `json:"expired_token"`
+	ExpireNext         *int             `json:"expire_next"`
+	RevokeRefreshToken *bool            `json:"revoke_refresh_token"`
+	EmptyReport        *bool            `json:"empty_report"`
+	RejectKeyEvents    *bool            `json:"reject_key_events"`
+	LowQuota           *string          `json:"low_quota"`
+	PageDelayMS        *int             `json:"page_delay_ms"`
+}
+
+func (s *Server) patchFaults(p faultPatch) (Faults, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults.clone()
+	if p.RateLimit != nil {
+		f.RateLimit = nil
+		if string(*p.RateLimit) != "null" {
+			var rl RateLimitFault
+			if err := decodeStrict(strings.NewReader(string(*p.RateLimit)), &rl); err != nil {
+				return Faults{}, fmt.Errorf("rate_limit: %v", err)
+			}
+			f.RateLimit = &rl
+		}
+	}
+	set := func(dst *int, src *int) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setB := func(dst *bool, src *bool) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&f.ServerErrors, p.ServerErrors)
+	set(&f.ExpireNext, p.ExpireNext)
+	set(&f.PageDelayMS, p.PageDelayMS)
+	setB(&f.ExpiredToken, p.ExpiredToken)
+	setB(&f.RevokeRefreshToken, p.RevokeRefreshToken)
+	setB(&f.EmptyReport, p.EmptyReport)
+	setB(&f.RejectKeyEvents, p.RejectKeyEvents)
+	if p.LowQuota != nil {
+		f.LowQuota = *p.LowQuota
+	}
+	if err := f.validate(); err != nil {
+		return Faults{}, err
+	}
+	s.faults = f
+	return f.clone(), nil
+}
+
+// RequestLog is one served API or token request. It never holds a token or secret.
+type RequestLog struct {
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	// Offset and Limit are the report's, as sent (without the quotes of a JSON string).
+	Offset  string   `json:"offset,omitempty"`
+	Limit   string   `json:"limit,omitempty"`
+	Metrics []string `json:"metrics,omitempty"`
+	// Grant is the token request's grant_type.
+	Grant  string `json:"grant,omitempty"`
+	Status int    `json:"status"`
+}
+
+func (s *Server) logRequest(l RequestLog) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, l)
+	if len(s.reqs) > maxRequestLog {
+		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
+	}
+}
+
+// Requests returns the log of served requests, oldest first (the last 10,000).
+func (s *Server) Requests() []RequestLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RequestLog(nil), s.reqs...)
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	s.reqs = nil
+	s.mu.Unlock()
+}
+
+// Restate changes a past day of a property: sessions, key events and revenue of every
+// source on that day become percent percent of the generated values (100 undoes it), as
+// GA4 does when late hits are processed. Reports run afterwards see the change.
+func (s *Server) Restate(propertyID, date string, percent int) error {
+	p, ok := s.property(propertyID)
+	if !ok {
+		return fmt.Errorf("unknown property %q", propertyID)
+	}
+	d, err := time.Parse(dateLayout, date)
+	if err != nil {
+		return fmt.Errorf("date %q is not YYYY-MM-DD", date)
+	}
+	if percent < 0 || percent > 10_000 {
+		return fmt.Errorf("percent %d is out of range 0..10000", percent)
+	}
+	start, today := s.history(p, s.now())
+	if d.Before(start) || d.After(today) {
+		return fmt.Errorf("date %s is outside the property's history %s..%s", date, start.Format(dateLayout), today.Format(dateLayout))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restated[p.ID] == nil {
+		s.restated[p.ID] = map[string]int{}
+	}
+	if percent == 100 {
+		delete(s.restated[p.ID], date)
+	} else {
+		s.restated[p.ID][date] = percent
+	}
+	return nil
+}
+
+// ClearRestatements undoes every restatement.
+func (s *Server) ClearRestatements() {
+	s.mu.Lock()
+	s.restated = map[string]map[string]int{}
+	s.mu.Unlock()
+}
+
+// Totals sums what a daily report by date, source, medium and campaign over [since, until]
+// returns with the current restatements (and the empty_report fault): its number of rows
+// and its metrics, money and key events in micros.
+type Totals struct {
+	Rows              int    `json:"rows"`
+	Sessions          int64  `json:"sessions"`
+	ConversionsMicros int64  `json:"conversions_micros"`
+	RevenueMicros     int64  `json:"revenue_micros"`
+	Revenue           string `json:"revenue"`
+}
+
+// Totals computes the totals of the sessions report the connector reads.
+func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
+	p, ok := s.property(propertyID)
+	if !ok {
+		return Totals{}, fmt.Errorf("unknown property %q", propertyID)
+	}
+	from, err1 := time.Parse(dateLayout, since)
+	to, err2 := time.Parse(dateLayout, until)
+	if err1 != nil || err2 != nil || from.After(to) {
+		return Totals{}, errors.New("since/until must be YYYY-MM-DD with since <= until")
+	}
+	var t Totals
+	if s.Faults().EmptyReport {
+		t.Revenue = "0.00"
+		return t, nil
+	}
+	start, today := s.history(p, s.now())
+	for _, d := range computeDays(p.ID, from, to, start, today, s.restatedCopy(p.ID)) {
+		if d.zero() {
+			continue
+		}
+		t.Rows++
+		t.Sessions += d.Sessions
+		t.ConversionsMicros += d.KeyEvents * 1_000_000
+		t.RevenueMicros += d.RevenueCents * centMicros
+	}
+	t.Revenue = fmt.Sprintf("%d.%02d", t.RevenueMicros/1_000_000, t.RevenueMicros%1_000_000/centMicros)
+	return t, nil
+}
+
+// ---- admin HTTP ----
+
+// serveAdmin serves, without a token:
+//
+//	GET    /_sandbox/faults      the armed faults
+//	POST   /_sandbox/faults      merge faults: {"rate_limit":{"quota":"concurrentRequests","times":2},
+//	                             "server_errors":N,"expired_token":true,"expire_next":N,
+//	                             "revoke_refresh_token":true,"empty_report":true,
+//	                             "reject_key_events":true,"low_quota":"tokensPerProjectPerHour",
+//	                             "page_delay_ms":N}
+//	DELETE /_sandbox/faults      clear all faults
+//	GET    /_sandbox/requests    [{"time","method","path","offset","limit","metrics","grant","status"}]
+//	DELETE /_sandbox/requests    empty the log
+//	POST   /_sandbox/restate     {"property_id","date":"YYYY-MM-DD" | "days_ago":N,"percent":150}
+//	DELETE /_sandbox/restate     undo all restatements
+//	GET    /_sandbox/totals      ?property_id&since&until -> Totals
+//	GET    /_sandbox/properties  the properties and their traffic sources
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
+	switch route {
+	case "GET /_sandbox/faults":
+		adminJSON(w, http.StatusOK, s.Faults())
+	case "POST /_sandbox/faults":
+		var p faultPatch
+		if err := decodeStrict(r.Body, &p); err != nil {
+			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
+			return
+		}
+		f, err := s.patchFaults(p)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, f)
+	case "DELETE /_sandbox/faults":
+		s.ClearFaults()
+		adminJSON(w, http.StatusOK, Faults{})
+	case "GET /_sandbox/requests":
+		reqs := s.Requests()
+		if reqs == nil {
+			reqs = []RequestLog{}
+		}
+		adminJSON(w, http.StatusOK, reqs)
+	case "DELETE /_sandbox/requests":
+		s.ResetRequests()
+		adminJSON(w, http.StatusOK, []RequestLog{})
+	case "POST /_sandbox/restate":
+		s.adminRestate(w, r)
+	case "DELETE /_sandbox/restate":
+		s.ClearRestatements()
+		adminJSON(w, http.StatusOK, map[string]any{})
+	case "GET /_sandbox/totals":
+		q := r.URL.Query()
+		id := q.Get("property_id")
+		if id == "" {
+			id = DemoPropertyID
+		}
+		t, err := s.Totals(id, q.Get("since"), q.Get("until"))
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, t)
+	case "GET /_sandbox/properties":
+		adminJSON(w, http.StatusOK, map[string]any{"properties": s.Properties(), "sources": Sources()})
+	default:
+		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+	}
+}
+
+func (s *Server) adminRestate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		PropertyID string `json:"property_id"`
+		Date       string `json:"date"`
+		DaysAgo    *int   `json:"days_ago"`
+		Percent    *int   `json:"percent"`
+	}
+	if err := decodeStrict(r.Body, &body); err != nil {
+		adminError(w, http.StatusBadRequest, "restate: "+err.Error())
+		return
+	}
+	if body.PropertyID == "" {
+		body.PropertyID = DemoPropertyID
+	}
+	if (body.Date == "") == (body.DaysAgo == nil) {
+		adminError(w, http.StatusBadRequest, "restate: give exactly one of date and days_ago")
+		return
+	}
+	if body.Percent == nil {
+		adminError(w, http.StatusBadRequest, "restate: percent is required")
+		return
+	}
+	if body.DaysAgo != nil {
+		today, err := s.Today(body.PropertyID)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		d, _ := time.Parse(dateLayout, today)
+		body.Date = d.AddDate(0, 0, -*body.DaysAgo).Format(dateLayout)
+	}
+	if err := s.Restate(body.PropertyID, body.Date, *body.Percent); err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	adminJSON(w, http.StatusOK, map[string]any{
+		"property_id": strings.TrimPrefix(body.PropertyID, "properties/"), "date": body.Date, "percent": *body.Percent,
+	})
+}
+
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func adminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func adminError(w http.ResponseWriter, status int, msg string) {
+	adminJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,88 @@
+package ga4
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// oauthError is the error body of Google's token endpoint.
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// serveToken implements the refresh_token grant of https://oauth2.googleapis.com/token:
+// a form POST answered with {"access_token","expires_in","scope","token_type"} (no new
+// refresh_token), or 400 invalid_grant for an unknown, expired or revoked refresh token.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, l *RequestLog) {
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "The token endpoint only accepts POST."})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form body."})
+		return
+	}
+	f := r.PostForm
+	l.Grant = f.Get("grant_type")
+	clientID := f.Get("client_id")
+	switch {
+	case clientID == "":
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Could not determine client ID from request."})
+		return
+	case s.clientID != "" && clientID != s.clientID:
+		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "The OAuth client was not found."})
+		return
+	case s.clientSecret != "" && f.Get("client_secret") != s.clientSecret:
+		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "Unauthorized"})
+		return
+	}
+	if l.Grant != "refresh_token" {
+		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Invalid grant_type: " + l.Grant})
+		return
+	}
+	s.mu.Lock()
+	revoked := s.faults.RevokeRefreshToken
+	s.mu.Unlock()
+	switch rt := f.Get("refresh_token"); {
+	case rt == "":
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Missing required parameter: refresh_token"})
+		return
+	case rt != s.refreshToken:
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Bad Request"})
+		return
+	case revoked:
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})
+		return
+	}
+	token, ttl := s.mint()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": token,
+		"expires_in":   int64(ttl / time.Second),
+		"scope":        analyticsScope,
+		"token_type":   "Bearer",
+	})
+}
+
+// mint issues a new access token valid for the token TTL.
+func (s *Server) mint() (string, time.Duration) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.minted) >= maxMinted {
+		for t, exp := range s.minted {
+			if !now.Before(exp) || len(s.minted) >= maxMinted {
+				delete(s.minted, t)
+			}
+		}
+	}
+	s.mintSeq++
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", s.refreshToken, s.mintSeq, now.UnixNano()))
+	token := "ya29.sandbox-" + hex.EncodeToString(sum[:12])
+	s.minted[token] = now.Add(s.tokenTTL)
+	return token, s.tokenTTL
+}
