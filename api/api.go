@@ -25,8 +25,10 @@ type Deps struct {
 	// Box seals access tokens with secretbox.ConnectionTokenAAD as additional data.
 	Box *secretbox.Box
 	// Ready reports whether Temporal answers, for /readyz. Nil means nothing to check.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// ShopifyWebhookSecret verifies Shopify webhook signatures (the app's client secret).
+	ShopifyWebhookSecret []byte
+	Logger               *slog.Logger
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.
@@ -67,7 +69,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
-	r.Use(s.logRequests, s.recoverPanics, limitBody)
+	r.Use(s.logRequests, s.recoverPanics)
 	r.NoRoute(func(c *gin.Context) { notFound(c, "route "+c.Request.Method+" "+c.Request.URL.Path) })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
@@ -77,7 +79,11 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 
-	v1 := r.Group("/v1", s.authenticate)
+	// Webhooks are authenticated by the provider's signature over the raw body, which the
+	// handler reads itself under its own size limit.
+	r.POST("/webhooks/shopify", s.shopifyWebhook)
+
+	v1 := r.Group("/v1", limitBody, s.authenticate)
 	v1.POST("/connections", s.createConnection)
 	v1.GET("/connections", s.listConnections)
 	v1.GET("/connections/:id", s.getConnection)

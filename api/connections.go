@@ -12,6 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/shopify"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
@@ -52,9 +56,14 @@ type ConnectionList struct {
 
 // CreateConnectionRequest is the body of POST /v1/connections.
 type CreateConnectionRequest struct {
-	Channel     string `json:"channel"`
-	AccountID   string `json:"account_id"`
-	AccessToken string `json:"access_token"`
+	Channel   string `json:"channel"`
+	AccountID string `json:"account_id"`
+	// AccessToken is required for Meta, TikTok and Shopify. Google Ads and GA4 take an OAuth
+	// RefreshToken instead (or as well), from which access tokens are minted.
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// LoginCustomerID is the Google Ads manager account acting for account_id, if any.
+	LoginCustomerID string `json:"login_customer_id,omitempty"`
 }
 
 // maxTokenBytes bounds access tokens; real ones are a few hundred bytes.
@@ -69,6 +78,35 @@ func accountNormalizer(ch channels.Channel) func(string) (string, error) {
 	switch ch {
 	case channels.Meta:
 		return normalizeMetaAccount
+	case channels.GoogleAds:
+		return googleads.NormalizeCustomerID
+	case channels.TikTok:
+		return tiktok.NormalizeAdvertiserID
+	case channels.Shopify:
+		return shopify.NormalizeShopDomain
+	case channels.GA4:
+		return ga4.NormalizePropertyID
+	}
+	return nil
+}
+
+// usesOAuthRefresh reports whether the channel accepts a refresh token in place of an
+// access token (Google's APIs).
+func usesOAuthRefresh(ch channels.Channel) bool {
+	return ch == channels.GoogleAds || ch == channels.GA4
+}
+
+// validateToken checks a token the user sent; field names the JSON field.
+func validateToken(field, tok string, required bool) *FieldError {
+	switch {
+	case strings.TrimSpace(tok) == "":
+		if required {
+			return &FieldError{field, "is required"}
+		}
+	case len(tok) >= maxTokenBytes:
+		return &FieldError{field, fmt.Sprintf("must be shorter than %d bytes", maxTokenBytes)}
+	case strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return &FieldError{field, "must not contain spaces or control characters"}
 	}
 	return nil
 }
@@ -116,13 +154,28 @@ func (s *server) createConnection(c *gin.Context) {
 		}
 		accountID = id
 	}
-	switch {
-	case strings.TrimSpace(req.AccessToken) == "":
-		errs = append(errs, FieldError{"access_token", "is required"})
-	case len(req.AccessToken) >= maxTokenBytes:
-		errs = append(errs, FieldError{"access_token", fmt.Sprintf("must be shorter than %d bytes", maxTokenBytes)})
-	case strings.ContainsFunc(req.AccessToken, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		errs = append(errs, FieldError{"access_token", "must not contain spaces or control characters"})
+	oauth := usesOAuthRefresh(ch)
+	if fe := validateToken("access_token", req.AccessToken, !oauth || req.RefreshToken == ""); fe != nil {
+		if oauth && req.RefreshToken == "" && strings.TrimSpace(req.AccessToken) == "" {
+			fe.Message = "is required (or refresh_token)"
+		}
+		errs = append(errs, *fe)
+	}
+	if fe := validateToken("refresh_token", req.RefreshToken, false); fe != nil {
+		errs = append(errs, *fe)
+	}
+	if req.RefreshToken != "" && ch != "" && !oauth {
+		errs = append(errs, FieldError{"refresh_token", fmt.Sprintf("is not used by %s", ch)})
+	}
+	loginCustomerID := ""
+	if req.LoginCustomerID != "" {
+		if ch != channels.GoogleAds {
+			errs = append(errs, FieldError{"login_customer_id", "is only used by google_ads"})
+		} else if id, err := googleads.NormalizeCustomerID(req.LoginCustomerID); err != nil {
+			errs = append(errs, FieldError{"login_customer_id", err.Error()})
+		} else {
+			loginCustomerID = id
+		}
 	}
 	if len(errs) > 0 {
 		validationProblem(c, errs)
@@ -132,10 +185,11 @@ func (s *server) createConnection(c *gin.Context) {
 	ctx := c.Request.Context()
 	ws := workspaceID(c)
 	infoCtx, cancel := context.WithTimeout(ctx, accountInfoTimeout)
-	info, err := reader.AccountInfo(infoCtx, channels.Account{ID: accountID, Token: req.AccessToken})
+	info, err := reader.AccountInfo(infoCtx, channels.Account{ID: accountID, Token: req.AccessToken,
+		RefreshToken: req.RefreshToken, LoginCustomerID: loginCustomerID})
 	cancel()
 	if err != nil {
-		s.providerProblem(c, ch, req.AccessToken, err)
+		s.providerProblem(c, ch, err, req.AccessToken, req.RefreshToken)
 		return
 	}
 
@@ -149,14 +203,23 @@ func (s *server) createConnection(c *gin.Context) {
 		s.internal(c, "seal access token", err)
 		return
 	}
+	var sealedRefresh []byte
+	if req.RefreshToken != "" {
+		if sealedRefresh, err = s.Box.Seal([]byte(req.RefreshToken), secretbox.ConnectionRefreshTokenAAD(ws, string(ch), accountID)); err != nil {
+			s.internal(c, "seal refresh token", err)
+			return
+		}
+	}
 	conn, err := s.Store.CreateConnection(ctx, store.NewConnection{
-		WorkspaceID:       ws,
-		Channel:           string(ch),
-		ExternalAccountID: accountID,
-		DisplayName:       info.Name,
-		TokenCiphertext:   sealed,
-		Timezone:          s.accountTimezone(ctx, info, workspace.Timezone),
-		Currency:          accountCurrency(info, workspace.Currency),
+		WorkspaceID:            ws,
+		Channel:                string(ch),
+		ExternalAccountID:      accountID,
+		DisplayName:            info.Name,
+		TokenCiphertext:        sealed,
+		Timezone:               s.accountTimezone(ctx, info, workspace.Timezone),
+		Currency:               accountCurrency(info, workspace.Currency),
+		RefreshTokenCiphertext: sealedRefresh,
+		LoginCustomerID:        loginCustomerID,
 	})
 	if errors.Is(err, store.ErrConflict) {
 		writeProblem(c, Problem{Type: typeConflict, Title: "Already connected", Status: http.StatusConflict,
@@ -186,13 +249,18 @@ func (s *server) createConnection(c *gin.Context) {
 
 // providerProblem answers a failed token check. The provider's message is shown because it
 // tells the user what to fix, with the token itself scrubbed in case the provider echoes it.
-func (s *server) providerProblem(c *gin.Context, ch channels.Channel, token string, err error) {
+func (s *server) providerProblem(c *gin.Context, ch channels.Channel, err error, secrets ...string) {
 	pe, ok := channels.AsError(err)
 	if !ok {
 		s.unavailable(c, string(ch)+" API", err)
 		return
 	}
-	msg := strings.ReplaceAll(pe.Message, token, "[redacted]")
+	msg := pe.Message
+	for _, secret := range secrets {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		}
+	}
 	if msg == "" {
 		msg = pe.Kind.String() + " error"
 	}

@@ -17,7 +17,11 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/meta"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/shopify"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
@@ -77,16 +81,34 @@ func DialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 // Connectors builds one connector per supported channel.
 func Connectors(cfg config.Config, logger *slog.Logger) channels.Registry {
 	httpClient := &http.Client{Timeout: 2 * time.Minute}
-	return channels.Registry{Ads: map[channels.Channel]channels.AdReader{
-		channels.Meta: meta.New(meta.Options{
-			BaseURL:      cfg.MetaBaseURL,
-			APIVersion:   cfg.MetaAPIVersion,
-			HTTPClient:   httpClient,
-			PageSize:     cfg.MetaPageSize,
-			PollInterval: cfg.MetaPollInterval,
-			Logger:       logger.With("channel", "meta"),
-		}),
-	}}
+	return channels.Registry{
+		Ads: map[channels.Channel]channels.AdReader{
+			channels.Meta: meta.New(meta.Options{
+				BaseURL: cfg.MetaBaseURL, APIVersion: cfg.MetaAPIVersion, HTTPClient: httpClient,
+				PageSize: cfg.MetaPageSize, PollInterval: cfg.MetaPollInterval, Logger: logger.With("channel", "meta"),
+			}),
+			channels.GoogleAds: googleads.New(googleads.Options{
+				BaseURL: cfg.GoogleAdsBaseURL, APIVersion: cfg.GoogleAdsAPIVersion, DeveloperToken: cfg.GoogleAdsDeveloperToken,
+				TokenURL: cfg.GoogleOAuthTokenURL, ClientID: cfg.GoogleOAuthClientID, ClientSecret: cfg.GoogleOAuthClientSecret,
+				HTTPClient: httpClient, Logger: logger.With("channel", "google_ads"),
+			}),
+			channels.TikTok: tiktok.New(tiktok.Options{
+				BaseURL: cfg.TikTokBaseURL, HTTPClient: httpClient, Logger: logger.With("channel", "tiktok"),
+			}),
+		},
+		Orders: map[channels.Channel]channels.OrderReader{
+			channels.Shopify: shopify.New(shopify.Options{
+				BaseURL: cfg.ShopifyBaseURL, APIVersion: cfg.ShopifyAPIVersion, HTTPClient: httpClient,
+				Logger: logger.With("channel", "shopify"),
+			}),
+		},
+		Sessions: map[channels.Channel]channels.SessionReader{
+			channels.GA4: ga4.New(ga4.Options{
+				BaseURL: cfg.GA4BaseURL, TokenURL: cfg.GoogleOAuthTokenURL, ClientID: cfg.GoogleOAuthClientID,
+				ClientSecret: cfg.GoogleOAuthClientSecret, HTTPClient: httpClient, Logger: logger.With("channel", "ga4"),
+			}),
+		},
+	}
 }
 
 // Close releases the connections.
@@ -107,7 +129,13 @@ func (d *Deps) Workers() *worker.Workers {
 		Logger: d.Logger.With("component", "activities"),
 	}
 	return worker.New(d.Temporal, acts, worker.Options{
-		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: d.Config.MetaActivitiesPerSecond},
+		ChannelActivitiesPerSecond: map[channels.Channel]float64{
+			channels.Meta:      d.Config.MetaActivitiesPerSecond,
+			channels.GoogleAds: d.Config.ActivitiesPerSecond["google_ads"],
+			channels.TikTok:    d.Config.ActivitiesPerSecond["tiktok"],
+			channels.Shopify:   d.Config.ActivitiesPerSecond["shopify"],
+			channels.GA4:       d.Config.ActivitiesPerSecond["ga4"],
+		},
 	})
 }
 
@@ -125,6 +153,7 @@ func (d *Deps) APIHandler() http.Handler {
 	return api.NewRouter(api.Deps{
 		Store: d.Store, Syncs: d.SyncService(), Connectors: d.Connectors, Box: d.Box,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
+		ShopifyWebhookSecret: []byte(d.Config.ShopifyWebhookSecret),
 	})
 }
 

@@ -30,7 +30,11 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
+	sandboxga4 "github.com/omnitrackiq/omnitrackiq/internal/sandbox/ga4"
+	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
+	sandboxshopify "github.com/omnitrackiq/omnitrackiq/internal/sandbox/shopify"
+	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
@@ -41,7 +45,6 @@ import (
 const (
 	DemoWorkspaceID   = "00000000-0000-4000-8000-00000000d3e0"
 	DemoWorkspaceName = "Demo Store"
-	DemoMetaAccount   = "100200300"
 	demoBackfillDays  = 90
 )
 
@@ -104,9 +107,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start sandbox on %s: %w", cfg.SandboxAddr, err)
 	}
 	defer sb.Close()
-	if cfg.MetaBaseURL == "https://graph.facebook.com" {
-		cfg.MetaBaseURL = sandboxURL + "/meta"
-	}
+	pointAtSandbox(&cfg, sandboxURL)
 
 	deps, err := app.Open(ctx, cfg, log)
 	if err != nil {
@@ -138,10 +139,12 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-// SeedResult names what Seed created or found.
+// SeedResult names what Seed created or found; ConnectionID and Backfill are the Meta
+// connection's, which the banner's examples use.
 type SeedResult struct {
 	ConnectionID string
 	Backfill     string
+	Connections  []SeededConnection
 }
 
 // Seed makes sure the demo workspace, its API key, its Meta connection to the sandbox and
@@ -157,46 +160,114 @@ func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 	if err := st.EnsureAPIKey(ctx, DemoWorkspaceID, "demo", key[:12], sum[:]); err != nil {
 		return SeedResult{}, err
 	}
-	conn, err := st.FindConnection(ctx, DemoWorkspaceID, string(channels.Meta), DemoMetaAccount)
-	if errors.Is(err, store.ErrNotFound) {
-		conn, err = connectMeta(ctx, d)
-	}
-	if err != nil {
-		return SeedResult{}, err
-	}
 	svc := d.SyncService()
-	if err := svc.EnsureSchedule(ctx, conn); err != nil {
-		return SeedResult{}, err
+	var out SeedResult
+	for _, demo := range demoConnections() {
+		conn, err := st.FindConnection(ctx, DemoWorkspaceID, string(demo.channel), demo.account.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			conn, err = connect(ctx, d, demo)
+		}
+		if err != nil {
+			return SeedResult{}, err
+		}
+		if err := svc.EnsureSchedule(ctx, conn); err != nil {
+			return SeedResult{}, err
+		}
+		today := time.Now().In(location(conn.Timezone))
+		from := today.AddDate(0, 0, -(demoBackfillDays - 1)).Format(channels.DateLayout)
+		h, _, err := svc.StartBackfill(ctx, conn, from, today.Format(channels.DateLayout))
+		if err != nil {
+			return SeedResult{}, err
+		}
+		out.Connections = append(out.Connections, SeededConnection{Channel: string(demo.channel), ConnectionID: conn.ID, Backfill: h.WorkflowID})
+		if demo.channel == channels.Meta {
+			out.ConnectionID, out.Backfill = conn.ID, h.WorkflowID
+		}
 	}
-	loc, err := time.LoadLocation(conn.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
-	today := time.Now().In(loc)
-	from := today.AddDate(0, 0, -(demoBackfillDays - 1)).Format(channels.DateLayout)
-	h, _, err := svc.StartBackfill(ctx, conn, from, today.Format(channels.DateLayout))
-	if err != nil {
-		return SeedResult{}, err
-	}
-	return SeedResult{ConnectionID: conn.ID, Backfill: h.WorkflowID}, nil
+	return out, nil
 }
 
-// connectMeta connects the sandbox's demo ad account the way the API does: read the
-// account with the token, seal the token, store the connection.
-func connectMeta(ctx context.Context, d *app.Deps) (store.Connection, error) {
-	acct := channels.Account{ID: DemoMetaAccount, Token: sandboxmeta.DefaultToken}
-	info, err := d.Connectors.Ads[channels.Meta].AccountInfo(ctx, acct)
-	if err != nil {
-		return store.Connection{}, fmt.Errorf("read sandbox Meta account: %w", err)
+// SeededConnection is one demo connection and its backfill.
+type SeededConnection struct {
+	Channel      string
+	ConnectionID string
+	Backfill     string
+}
+
+type demoConnection struct {
+	channel channels.Channel
+	account channels.Account
+}
+
+// demoConnections are the sandbox's demo accounts with the credentials the sandbox accepts.
+func demoConnections() []demoConnection {
+	return []demoConnection{
+		{channels.Meta, channels.Account{ID: sandboxmeta.DemoAccountID, Token: sandboxmeta.DefaultToken}},
+		{channels.GoogleAds, channels.Account{ID: sandboxgoogleads.DemoCustomerID, RefreshToken: sandboxgoogleads.DefaultRefreshToken}},
+		{channels.TikTok, channels.Account{ID: sandboxtiktok.DemoAdvertiserID, Token: sandboxtiktok.DefaultToken}},
+		{channels.Shopify, channels.Account{ID: sandboxshopify.DemoShopDomain, Token: sandboxshopify.DefaultToken}},
+		{channels.GA4, channels.Account{ID: sandboxga4.DemoPropertyID, RefreshToken: sandboxga4.DefaultRefreshToken}},
 	}
-	sealed, err := d.Box.Seal([]byte(acct.Token), secretbox.ConnectionTokenAAD(DemoWorkspaceID, string(channels.Meta), DemoMetaAccount))
+}
+
+// connect connects a sandbox demo account the way the API does: read the account with the
+// credentials, seal them, store the connection.
+func connect(ctx context.Context, d *app.Deps, demo demoConnection) (store.Connection, error) {
+	reader, ok := d.Connectors.Account(demo.channel)
+	if !ok {
+		return store.Connection{}, fmt.Errorf("no connector for %s", demo.channel)
+	}
+	info, err := reader.AccountInfo(ctx, demo.account)
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("read sandbox %s account: %w", demo.channel, err)
+	}
+	ch, id := string(demo.channel), demo.account.ID
+	sealed, err := d.Box.Seal([]byte(demo.account.Token), secretbox.ConnectionTokenAAD(DemoWorkspaceID, ch, id))
 	if err != nil {
 		return store.Connection{}, err
 	}
+	var sealedRefresh []byte
+	if demo.account.RefreshToken != "" {
+		if sealedRefresh, err = d.Box.Seal([]byte(demo.account.RefreshToken), secretbox.ConnectionRefreshTokenAAD(DemoWorkspaceID, ch, id)); err != nil {
+			return store.Connection{}, err
+		}
+	}
+	name := info.Name
+	if name == "" {
+		name = ch + " " + id
+	}
 	return d.Store.CreateConnection(ctx, store.NewConnection{
-		WorkspaceID: DemoWorkspaceID, Channel: string(channels.Meta), ExternalAccountID: DemoMetaAccount,
-		DisplayName: info.Name, TokenCiphertext: sealed, Timezone: info.Timezone, Currency: info.Currency,
+		WorkspaceID: DemoWorkspaceID, Channel: ch, ExternalAccountID: id, DisplayName: name,
+		TokenCiphertext: sealed, RefreshTokenCiphertext: sealedRefresh, Timezone: info.Timezone, Currency: info.Currency,
 	})
+}
+
+// pointAtSandbox points every provider setting still at its real default to the sandbox,
+// and fills the credentials the sandbox expects. Settings given in the environment win.
+func pointAtSandbox(cfg *config.Config, sandboxURL string) {
+	set := func(v *string, real, sandbox string) {
+		if *v == real {
+			*v = sandbox
+		}
+	}
+	set(&cfg.MetaBaseURL, "https://graph.facebook.com", sandboxURL+"/meta")
+	set(&cfg.GoogleAdsBaseURL, "https://googleads.googleapis.com", sandboxURL+"/googleads")
+	set(&cfg.GoogleOAuthTokenURL, "https://oauth2.googleapis.com/token", sandboxURL+sandbox.GoogleTokenPath)
+	set(&cfg.GoogleAdsDeveloperToken, "", sandboxgoogleads.DefaultDeveloperToken)
+	set(&cfg.GoogleOAuthClientID, "", sandbox.GoogleClientID)
+	set(&cfg.GoogleOAuthClientSecret, "", sandbox.GoogleClientSecret)
+	set(&cfg.TikTokBaseURL, "https://business-api.tiktok.com", sandboxURL+"/tiktok")
+	set(&cfg.ShopifyBaseURL, "", sandboxURL+"/shopify")
+	set(&cfg.ShopifyWebhookSecret, "", sandboxshopify.DefaultWebhookSecret)
+	set(&cfg.GA4BaseURL, "https://analyticsdata.googleapis.com", sandboxURL+"/ga4")
+}
+
+func location(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // ensureTemporal reuses a Temporal server already answering at TEMPORAL_ADDRESS, or starts
@@ -311,17 +382,20 @@ OmniTrackIQ is running.
   API            %s
   API key        %s   (demo workspace %q)
   Temporal UI    http://localhost:8233/namespaces/%s/workflows
-  Sandbox        %s (fake Meta Graph API under /meta)
-  Demo backfill  %s (90 days of Meta data; see it in the Web UI)
-
+  Sandbox        %s (fake Meta, Google Ads, TikTok, Shopify and GA4 APIs)
+  Demo data      90-day backfills of five sandbox connections:
+`, apiURL, key, DemoWorkspaceName, cfg.TemporalNamespace, sandboxURL)
+	for _, c := range s.Connections {
+		fmt.Fprintf(w, "                   %-10s %s\n", c.Channel, c.Backfill)
+	}
+	fmt.Fprintf(w, `
 Try:
-  curl -s -H 'Authorization: Bearer %s' %s/v1/connections
   curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/summary?from=%s&to=%s'
-  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/connections/%s/syncs
+  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/syncs
+  curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/channels?from=%s&to=%s'
 
 Ctrl-C stops everything started here.
-`, apiURL, key, DemoWorkspaceName, cfg.TemporalNamespace, sandboxURL, s.Backfill,
-		key, apiURL, key, apiURL, from, today, key, apiURL, s.ConnectionID)
+`, key, apiURL, from, today, key, apiURL, key, apiURL, from, today)
 }
 
 func portOf(addr string) string {

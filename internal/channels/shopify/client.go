@@ -1,0 +1,358 @@
+// Package shopify is the Shopify Admin REST API orders connector. It implements
+// channels.OrderReader over
+//
+//	GET /admin/api/{ver}/shop.json                       account info
+//	GET /admin/api/{ver}/orders.json?status=any&limit=250&order=updated_at asc&updated_at_min=...
+//	GET /admin/api/{ver}/orders.json?limit=250&page_info=...   the following pages
+//
+// and parses and verifies the orders/* and refunds/create webhooks (webhook.go).
+//
+// Each store has its own host ({shop}.myshopify.com), so the base URL is per account unless
+// Options.BaseURL replaces it for every shop (the sandbox). The cursor of a read is
+// Shopify's page_info: opaque, and never the access token.
+package shopify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+)
+
+// Defaults of Options.
+const (
+	DefaultAPIVersion  = "2024-10"
+	DefaultPageSize    = 250
+	DefaultHTTPTimeout = time.Minute
+	// DefaultRateLimitBackoff is the RetryAfter of a 429 without a usable Retry-After.
+	DefaultRateLimitBackoff = 2 * time.Second
+)
+
+// MaxPageSize is the largest `limit` Shopify accepts.
+const MaxPageSize = 250
+
+const (
+	maxResponseBytes = 64 << 20
+	maxCursorLen     = 4096
+	redacted         = "[REDACTED]"
+	userAgent        = "omnitrackiq-shopify-connector"
+	tokenHeader      = "X-Shopify-Access-Token"
+	shopSuffix       = ".myshopify.com"
+	maxShopNameLen   = 63 // one DNS label
+)
+
+// Options configures a Client. Zero values take the defaults above.
+type Options struct {
+	// BaseURL, when set, replaces https://{shop}.myshopify.com for every shop (the sandbox,
+	// e.g. http://127.0.0.1:8090/shopify). It may carry a path prefix; API paths are joined
+	// onto it. Empty means the shop's own host, taken from Account.ID.
+	BaseURL string
+	// APIVersion is the Admin API version path segment, e.g. "2024-10".
+	APIVersion string
+	// PageSize is the `limit` of each orders page, at most 250.
+	PageSize int
+	// HTTPClient defaults to a client with a DefaultHTTPTimeout timeout. The Client uses a
+	// copy that never follows redirects: a redirect would carry the access token header to
+	// whatever host the Location names.
+	HTTPClient *http.Client
+	// Logger receives debug and info events; it never sees the access token.
+	Logger *slog.Logger
+}
+
+// Client is the Shopify orders connector. It is safe for concurrent use.
+type Client struct {
+	o       Options
+	http    *http.Client
+	base    *url.URL // nil: the shop's own host
+	baseErr error
+}
+
+var _ channels.OrderReader = (*Client)(nil)
+
+// New returns a Client; unset options take their defaults. Invalid options are reported by
+// every call as a KindBadRequest error.
+func New(o Options) *Client {
+	if o.APIVersion == "" {
+		o.APIVersion = DefaultAPIVersion
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	hc := *o.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{o: o, http: &hc}
+	switch {
+	case o.PageSize > MaxPageSize:
+		c.baseErr = fmt.Errorf("page size %d is above Shopify's maximum %d", o.PageSize, MaxPageSize)
+	case !validVersion(o.APIVersion):
+		c.baseErr = fmt.Errorf("invalid API version %q (want YYYY-MM or unstable)", o.APIVersion)
+	case o.BaseURL != "":
+		u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+		switch {
+		case err != nil:
+			c.baseErr = fmt.Errorf("invalid base URL: %v", err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			c.baseErr = fmt.Errorf("invalid base URL %q: scheme must be http or https", o.BaseURL)
+		case u.Host == "":
+			c.baseErr = fmt.Errorf("invalid base URL %q: no host", o.BaseURL)
+		default:
+			u.RawQuery, u.Fragment, u.RawPath, u.User = "", "", "", nil
+			c.base = u
+		}
+	}
+	return c
+}
+
+func validVersion(v string) bool {
+	if v == "unstable" {
+		return true
+	}
+	if len(v) != 7 || v[4] != '-' {
+		return false
+	}
+	for i, r := range v {
+		if i != 4 && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeShopDomain accepts "demo-store", "demo-store.myshopify.com" or
+// "https://demo-store.myshopify.com/" and returns "demo-store.myshopify.com". The result ends
+// up as the host of API URLs, so anything but a shop name of [a-z0-9-] (starting with a letter
+// or digit) is rejected: no custom domains, ports, paths, user info or other hosts.
+func NormalizeShopDomain(s string) (string, error) {
+	d := strings.ToLower(strings.TrimSpace(s))
+	if rest, ok := strings.CutPrefix(d, "https://"); ok {
+		d = rest
+	} else if rest, ok := strings.CutPrefix(d, "http://"); ok {
+		d = rest
+	}
+	d = strings.TrimSuffix(d, "/")
+	name := strings.TrimSuffix(d, shopSuffix)
+	if name == "" || len(name) > maxShopNameLen || name[0] == '-' {
+		return "", fmt.Errorf("shopify shop %q is not a shop name or a myshopify.com domain", s)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return "", fmt.Errorf("shopify shop %q is not a shop name or a myshopify.com domain", s)
+		}
+	}
+	return name + shopSuffix, nil
+}
+
+// AccountInfo reads the shop's name, currency and IANA timezone. ID is the shop domain.
+func (c *Client) AccountInfo(ctx context.Context, acct channels.Account) (channels.AccountInfo, error) {
+	shop, base, err := c.prepare(acct)
+	if err != nil {
+		return channels.AccountInfo{}, err
+	}
+	body, _, err := c.call(ctx, acct.Token, base, "shop.json", nil)
+	if err != nil {
+		return channels.AccountInfo{}, err
+	}
+	var r struct {
+		Shop *struct {
+			Name         string `json:"name"`
+			Currency     string `json:"currency"`
+			IANATimezone string `json:"iana_timezone"`
+		} `json:"shop"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return channels.AccountInfo{}, badResponse(acct.Token, "shop", err)
+	}
+	if r.Shop == nil {
+		return channels.AccountInfo{}, badResponse(acct.Token, "shop", errors.New("no shop object"))
+	}
+	return channels.AccountInfo{ID: shop, Name: r.Shop.Name, Currency: r.Shop.Currency, Timezone: r.Shop.IANATimezone}, nil
+}
+
+// ReadOrders reads one page of orders updated at or after req.UpdatedMin, oldest update
+// first. With an empty cursor it sends the filters; with a cursor (a page_info) it sends only
+// limit and page_info, because Shopify keeps the first call's filters in page_info and rejects
+// them next to it: req is then ignored. Timestamps are inclusive, so a resumed incremental
+// sync sees the orders at its boundary again; store orders by id.
+func (c *Client) ReadOrders(ctx context.Context, acct channels.Account, req channels.OrdersRequest, cursor string) (channels.OrdersPage, error) {
+	shop, base, err := c.prepare(acct)
+	if err != nil {
+		return channels.OrdersPage{}, err
+	}
+	q := url.Values{"limit": {strconv.Itoa(c.o.PageSize)}}
+	if cursor == "" {
+		q.Set("status", "any")
+		q.Set("order", "updated_at asc")
+		if !req.UpdatedMin.IsZero() {
+			// Truncating to seconds moves the bound earlier: never misses an order.
+			q.Set("updated_at_min", req.UpdatedMin.UTC().Format(time.RFC3339))
+		}
+	} else {
+		if err := checkCursor(cursor, acct.Token); err != nil {
+			return channels.OrdersPage{}, err
+		}
+		q.Set("page_info", cursor)
+	}
+	body, h, err := c.call(ctx, acct.Token, base, "orders.json", q)
+	if err != nil {
+		return channels.OrdersPage{}, err
+	}
+	var r struct {
+		Orders []json.RawMessage `json:"orders"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return channels.OrdersPage{}, badResponse(acct.Token, "orders", err)
+	}
+	if r.Orders == nil {
+		return channels.OrdersPage{}, badResponse(acct.Token, "orders", errors.New("no orders array"))
+	}
+	page := channels.OrdersPage{Orders: make([]channels.Order, 0, len(r.Orders))}
+	for i, raw := range r.Orders {
+		o, err := parseOrder(raw, shop)
+		if err != nil {
+			return channels.OrdersPage{}, &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest,
+				Message: scrub(fmt.Sprintf("orders page order %d: %v", i, err), acct.Token)}
+		}
+		page.Orders = append(page.Orders, o)
+	}
+	next, err := NextPageInfo(h)
+	if err != nil {
+		return channels.OrdersPage{}, badResponse(acct.Token, "orders", err)
+	}
+	if next != "" && len(page.Orders) > 0 {
+		if next == cursor {
+			return channels.OrdersPage{}, badResponse(acct.Token, "orders", errors.New("page_info did not advance"))
+		}
+		if err := checkCursor(next, acct.Token); err != nil {
+			return channels.OrdersPage{}, badResponse(acct.Token, "orders", errors.New("unusable next page_info"))
+		}
+		page.Next = next
+	}
+	if l, ok := ParseCallLimit(h); ok {
+		page.Wait = l.Wait()
+	}
+	c.o.Logger.DebugContext(ctx, "shopify orders page", "shop", shop, "orders", len(page.Orders),
+		"more", page.Next != "", "wait", page.Wait)
+	return page, nil
+}
+
+// checkCursor rejects what cannot be a page_info; it never echoes the cursor, which came from
+// storage and could in theory hold anything.
+func checkCursor(cur, token string) error {
+	bad := len(cur) > maxCursorLen || (token != "" && strings.Contains(cur, token))
+	for _, r := range cur {
+		if r <= ' ' || r == 0x7f {
+			bad = true
+		}
+	}
+	if bad {
+		return &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest, Message: "invalid shopify cursor"}
+	}
+	return nil
+}
+
+// prepare validates the account and returns the shop domain and the base URL of its calls.
+func (c *Client) prepare(acct channels.Account) (string, *url.URL, error) {
+	if c.baseErr != nil {
+		return "", nil, &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest, Message: c.baseErr.Error()}
+	}
+	shop, err := NormalizeShopDomain(acct.ID)
+	if err != nil {
+		return "", nil, &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest, Message: err.Error()}
+	}
+	if acct.Token == "" {
+		return "", nil, &channels.Error{Channel: channels.Shopify, Kind: channels.KindAuth, Message: "no access token"}
+	}
+	if c.base != nil {
+		u := *c.base
+		return shop, &u, nil
+	}
+	return shop, &url.URL{Scheme: "https", Host: shop}, nil
+}
+
+// call makes one GET of /admin/api/{ver}/{resource}. Errors never contain the token or the
+// query string.
+func (c *Client) call(ctx context.Context, token string, base *url.URL, resource string, q url.Values) ([]byte, http.Header, error) {
+	u := *base
+	u.Path = strings.TrimRight(base.Path, "/") + "/admin/api/" + c.o.APIVersion + "/" + resource
+	u.RawPath = ""
+	// Encode writes spaces as '+'; Shopify's examples use %20 ("order=updated_at%20asc").
+	// A literal '+' is already %2B, so every '+' left is a space.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	what := "GET " + u.Path // for errors and logs: never the query
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, nil, &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest,
+			Message: scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
+	}
+	req.Header.Set(tokenHeader, token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, transportError(ctx, what, err, token)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, nil, transportError(ctx, what, fmt.Errorf("read body: %w", err), token)
+	}
+	c.o.Logger.DebugContext(ctx, "shopify call", "request", what, "status", resp.StatusCode,
+		"call_limit", resp.Header.Get(CallLimitHeader), "duration", time.Since(start).Round(time.Millisecond))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return data, resp.Header, nil
+	}
+	e := ClassifyError(resp.StatusCode, resp.Header, data)
+	e.Message = scrub(e.Message, token)
+	c.o.Logger.InfoContext(ctx, "shopify call failed", "request", what, "status", resp.StatusCode,
+		"kind", e.Kind.String(), "retry_after", e.RetryAfter)
+	return nil, resp.Header, e
+}
+
+// transportError turns a client-side failure into an error without the request URL, which
+// *url.Error would print with its query.
+func transportError(ctx context.Context, what string, err error, token string) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("shopify %s: %w", what, ctxErr)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &channels.Error{Channel: channels.Shopify, Kind: channels.KindTransient,
+		Message: scrub(fmt.Sprintf("%s: %v", what, err), token)}
+}
+
+// badResponse is a 2xx answer that cannot be understood: most likely a truncated or
+// proxied body, which a retry fixes.
+func badResponse(token, what string, err error) error {
+	return &channels.Error{Channel: channels.Shopify, Kind: channels.KindTransient,
+		Message: scrub(fmt.Sprintf("unexpected %s response: %v", what, err), token)}
+}
+
+// scrub removes the token, raw and query-escaped, from a message.
+func scrub(msg, token string) string {
+	if token == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, token, redacted)
+	if esc := url.QueryEscape(token); esc != token {
+		msg = strings.ReplaceAll(msg, esc, redacted)
+	}
+	return msg
+}

@@ -1,0 +1,361 @@
+package shopify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Faults are the switchable failures. Counters count API calls (not admin calls) and run
+// down as they fire.
+type Faults struct {
+	// RateLimit answers the next Times calls with HTTP 429, Retry-After and Shopify's
+	// "Exceeded 2 calls per second" error.
+	RateLimit *RateLimitFault `json:"rate_limit,omitempty"`
+	// ServerErrors answers the next N calls with ServerStatus (default 500).
+	ServerErrors int `json:"server_errors,omitempty"`
+	ServerStatus int `json:"server_status,omitempty"`
+	// InvalidToken answers every call with 401 and Shopify's invalid-token error.
+	InvalidToken bool `json:"invalid_token,omitempty"`
+	// EmptyStore makes the store have no orders (shop.json still answers).
+	EmptyStore bool `json:"empty_store,omitempty"`
+	// HighUsage reports the call-limit bucket at 36/40 (90%).
+	HighUsage bool `json:"high_usage,omitempty"`
+}
+
+// RateLimitFault is a 429 to inject.
+type RateLimitFault struct {
+	// Times is how many calls answer 429 (default 1).
+	Times int `json:"times"`
+	// RetryAfter is the Retry-After header, seconds as Shopify writes them (default "1.0").
+	RetryAfter string `json:"retry_after"`
+}
+
+func (f Faults) clone() Faults {
+	if f.RateLimit != nil {
+		rl := *f.RateLimit
+		f.RateLimit = &rl
+	}
+	return f
+}
+
+func (f *Faults) validate() error {
+	if rl := f.RateLimit; rl != nil {
+		if rl.Times == 0 {
+			rl.Times = 1
+		}
+		if rl.RetryAfter == "" {
+			rl.RetryAfter = "1.0"
+		}
+		if rl.Times < 0 {
+			return errors.New("rate_limit.times must not be negative")
+		}
+		if v, err := strconv.ParseFloat(rl.RetryAfter, 64); err != nil || v < 0 || v > 60 {
+			return fmt.Errorf("rate_limit.retry_after %q must be seconds between 0 and 60", rl.RetryAfter)
+		}
+	}
+	if f.ServerErrors < 0 {
+		return errors.New("server_errors must not be negative")
+	}
+	if f.ServerStatus != 0 && (f.ServerStatus < 500 || f.ServerStatus > 599) {
+		return fmt.Errorf("server_status %d is not a 5xx status", f.ServerStatus)
+	}
+	return nil
+}
+
+// SetFaults replaces all faults.
+func (s *Server) SetFaults(f Faults) error {
+	f = f.clone()
+	if err := f.validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+	return nil
+}
+
+// ClearFaults removes all faults.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = Faults{}
+	s.mu.Unlock()
+}
+
+// Faults returns the faults still armed.
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.clone()
+}
+
+// faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
+// keys absent keep it (null clears rate_limit).
+type faultPatch struct {
+	RateLimit    *json.RawMessage `json:"rate_limit"`
+	ServerErrors *int             `json:"server_errors"`
+	ServerStatus *int             `json:"server_status"`
+	InvalidToken *bool            `json:"invalid_token"`
+	EmptyStore   *bool            `json:"empty_store"`
+	HighUsage    *bool            `json:"high_usage"`
+}
+
+func (s *Server) patchFaults(p faultPatch) (Faults, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults.clone()
+	if p.RateLimit != nil {
+		f.RateLimit = nil
+		if string(*p.RateLimit) != "null" {
+			var rl RateLimitFault
+			if err := decodeStrict(strings.NewReader(string(*p.RateLimit)), &rl); err != nil {
+				return Faults{}, fmt.Errorf("rate_limit: %v", err)
+			}
+			f.RateLimit = &rl
+		}
+	}
+	if p.ServerErrors != nil {
+		f.ServerErrors = *p.ServerErrors
+	}
+	if p.ServerStatus != nil {
+		f.ServerStatus = *p.ServerStatus
+	}
+	if p.InvalidToken != nil {
+		f.InvalidToken = *p.InvalidToken
+	}
+	if p.EmptyStore != nil {
+		f.EmptyStore = *p.EmptyStore
+	}
+	if p.HighUsage != nil {
+		f.HighUsage = *p.HighUsage
+	}
+	if err := f.validate(); err != nil {
+		return Faults{}, err
+	}
+	s.faults = f
+	return f.clone(), nil
+}
+
+// RequestLog is one served API request. It never holds the access token (which travels in a
+// header the log does not keep).
+type RequestLog struct {
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	// Params are the names of the query parameters, sorted.
+	Params       []string `json:"params"`
+	PageInfo     string   `json:"page_info,omitempty"`
+	Limit        string   `json:"limit,omitempty"`
+	UpdatedAtMin string   `json:"updated_at_min,omitempty"`
+	Status       int      `json:"status"`
+}
+
+func (s *Server) logRequest(l RequestLog) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, l)
+	if len(s.reqs) > maxRequestLog {
+		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
+	}
+}
+
+// Requests returns the log of served API requests, oldest first (the last 10,000).
+func (s *Server) Requests() []RequestLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RequestLog(nil), s.reqs...)
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	s.reqs = nil
+	s.mu.Unlock()
+}
+
+// ---- admin HTTP ----
+
+// serveAdmin serves, without a token:
+//
+//	GET    /_sandbox/faults                  the armed faults
+//	POST   /_sandbox/faults                  merge faults: {"rate_limit":{"times":2,"retry_after":"1.0"},
+//	                                         "server_errors":N,"server_status":503,"invalid_token":true,
+//	                                         "empty_store":true,"high_usage":true}
+//	DELETE /_sandbox/faults                  clear all faults
+//	GET    /_sandbox/requests                [{"time","method","path","params","page_info","limit","updated_at_min","status"}]
+//	DELETE /_sandbox/requests                empty the log
+//	GET    /_sandbox/today                   {"today":"YYYY-MM-DD","shop":...}
+//	GET    /_sandbox/totals?from&to          Totals (days inclusive, shop timezone)
+//	GET    /_sandbox/orders?date=YYYY-MM-DD  the day's orders (id, name, times, total)
+//	GET    /_sandbox/orders/{id}             the order JSON
+//	POST   /_sandbox/orders/{id}/edit        {"total_price":"123.45"}
+//	POST   /_sandbox/orders/{id}/refund      {"amount":"10.00"} (optional: default the rest)
+//	POST   /_sandbox/orders/{id}/cancel
+//	DELETE /_sandbox/orders                  undo every mutation
+//	GET    /_sandbox/webhooks                the deliveries made
+//	POST   /_sandbox/webhooks                {"url","topic","order_id","secret","webhook_id"} -> {"webhook_id","status"}
+//	POST   /_sandbox/webhooks/{id}/resend    deliver webhook {id} again, same id and body
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	segs := strings.Split(strings.TrimPrefix(path, "/_sandbox/"), "/")
+	route := r.Method + " " + path
+	switch {
+	case route == "GET /_sandbox/faults":
+		adminJSON(w, http.StatusOK, s.Faults())
+	case route == "POST /_sandbox/faults":
+		var p faultPatch
+		if err := decodeStrict(r.Body, &p); err != nil {
+			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
+			return
+		}
+		f, err := s.patchFaults(p)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, f)
+	case route == "DELETE /_sandbox/faults":
+		s.ClearFaults()
+		adminJSON(w, http.StatusOK, Faults{})
+	case route == "GET /_sandbox/requests":
+		reqs := s.Requests()
+		if reqs == nil {
+			reqs = []RequestLog{}
+		}
+		adminJSON(w, http.StatusOK, reqs)
+	case route == "DELETE /_sandbox/requests":
+		s.ResetRequests()
+		adminJSON(w, http.StatusOK, []RequestLog{})
+	case route == "GET /_sandbox/today":
+		adminJSON(w, http.StatusOK, map[string]string{"today": s.Today(), "shop": DemoShopDomain, "timezone": s.loc.String()})
+	case route == "GET /_sandbox/totals":
+		t, err := s.Totals(r.URL.Query().Get("from"), r.URL.Query().Get("to"))
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, t)
+	case route == "GET /_sandbox/orders":
+		date := r.URL.Query().Get("date")
+		if date == "" {
+			date = s.Today()
+		}
+		l, err := s.Orders(date)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		adminJSON(w, http.StatusOK, l)
+	case route == "DELETE /_sandbox/orders":
+		s.ResetMutations()
+		adminJSON(w, http.StatusOK, map[string]any{})
+	case r.Method == http.MethodGet && len(segs) == 2 && segs[0] == "orders":
+		b, err := s.OrderJSON(segs[1])
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	case r.Method == http.MethodPost && len(segs) == 3 && segs[0] == "orders":
+		s.adminMutation(w, r, segs[1], segs[2])
+	case route == "GET /_sandbox/webhooks":
+		d := s.Webhooks()
+		if d == nil {
+			d = []WebhookDelivery{}
+		}
+		adminJSON(w, http.StatusOK, d)
+	case route == "POST /_sandbox/webhooks":
+		var body struct {
+			URL       string `json:"url"`
+			Topic     string `json:"topic"`
+			OrderID   string `json:"order_id"`
+			Secret    string `json:"secret"`
+			WebhookID string `json:"webhook_id"`
+		}
+		if err := decodeStrict(r.Body, &body); err != nil {
+			adminError(w, http.StatusBadRequest, "webhooks: "+err.Error())
+			return
+		}
+		if body.Secret == "" {
+			body.Secret = DefaultWebhookSecret
+		}
+		d, err := s.deliver(r.Context(), body.URL, body.Topic, body.OrderID, []byte(body.Secret), body.WebhookID)
+		s.webhookResult(w, d, err)
+	case r.Method == http.MethodPost && len(segs) == 3 && segs[0] == "webhooks" && segs[2] == "resend":
+		d, err := s.redeliver(r.Context(), segs[1])
+		s.webhookResult(w, d, err)
+	default:
+		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+	}
+}
+
+func (s *Server) adminMutation(w http.ResponseWriter, r *http.Request, id, action string) {
+	var body struct {
+		TotalPrice string `json:"total_price"`
+		Amount     string `json:"amount"`
+	}
+	if err := decodeStrict(r.Body, &body); err != nil && !errors.Is(err, io.EOF) {
+		adminError(w, http.StatusBadRequest, action+": "+err.Error())
+		return
+	}
+	var err error
+	resp := map[string]any{"order_id": id}
+	switch action {
+	case "edit":
+		if body.TotalPrice == "" {
+			adminError(w, http.StatusBadRequest, "edit: total_price is required")
+			return
+		}
+		err = s.EditOrder(id, body.TotalPrice)
+	case "refund":
+		var rid string
+		rid, err = s.RefundOrder(id, body.Amount)
+		resp["refund_id"] = rid
+	case "cancel":
+		err = s.CancelOrder(id)
+	default:
+		adminError(w, http.StatusNotFound, "unknown order action "+action)
+		return
+	}
+	if err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	b, _ := s.OrderJSON(id)
+	resp["order"] = json.RawMessage(b)
+	adminJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) webhookResult(w http.ResponseWriter, d WebhookDelivery, err error) {
+	if err != nil && d.ID == "" {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	resp := map[string]any{"webhook_id": d.ID, "status": d.Status}
+	if err != nil {
+		resp["error"] = err.Error()
+	}
+	adminJSON(w, http.StatusOK, resp)
+}
+
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func adminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func adminError(w http.ResponseWriter, status int, msg string) {
+	adminJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,383 @@
+// Package shopify is the sandbox Shopify Admin REST API: an http.Handler that speaks the
+// wire format of shop.json and orders.json (Link-header cursor paging with an opaque
+// page_info, the X-Shopify-Shop-Api-Call-Limit bucket header, the {"errors": ...} shape) over
+// deterministic generated orders, with switchable faults, order mutations for incremental
+// sync tests, and a webhook sender that signs its deliveries like Shopify.
+//
+// API endpoints, relative to where the handler is mounted (any version YYYY-MM; any shop:
+// the host is not checked because the sandbox replaces it), token in X-Shopify-Access-Token:
+//
+//	GET /admin/api/{ver}/shop.json
+//	GET /admin/api/{ver}/orders.json        status, order, limit, fields, ids, since_id,
+//	                                         created_at_min/max, updated_at_min/max,
+//	                                         financial_status; or limit, fields and page_info
+//	GET /admin/api/{ver}/orders/count.json  the same filters
+//	GET /admin/api/{ver}/orders/{id}.json
+//
+// Admin endpoints (no token): see admin.go. Webhooks: see webhook.go.
+package shopify
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultToken is the valid access token of the default configuration.
+const DefaultToken = "sandbox-shopify-token"
+
+// DemoShopDomain is the shop of the default configuration.
+const DemoShopDomain = "demo-store.myshopify.com"
+
+// DemoShopName is the demo shop's name.
+const DemoShopName = "Demo Store (sandbox)"
+
+// DefaultDays is the default history length.
+const DefaultDays = 120
+
+// APIVersion is the version the sandbox reports in webhook headers.
+const APIVersion = "2024-10"
+
+// InvalidTokenMessage is Shopify's 401 message.
+const InvalidTokenMessage = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+// RateLimitMessage is Shopify's 429 message.
+const RateLimitMessage = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+
+const (
+	dateLayout       = "2006-01-02"
+	defaultLimit     = 50
+	maxLimit         = 250
+	bucketCapacity   = 40
+	maxRequestLog    = 10_000
+	pageInfoTime     = "2006-01-02 15:04:05 UTC"
+	paginationDocURL = "https://shopify.dev/api/usage/pagination-rest"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Now is the clock; default time.Now. Orders exist once their creation time has passed,
+	// and cancellations, fulfilments and refunds once theirs have.
+	Now func() time.Time
+	// Token is the one valid access token; default DefaultToken.
+	Token string
+	// Days is the history length, ending today in the shop's timezone; default 120.
+	Days int
+	// Timezone is the shop's IANA timezone; default America/New_York.
+	Timezone string
+	// Currency is the shop's currency; default USD.
+	Currency string
+	// HTTPClient delivers webhooks; default a client with a 10 s timeout.
+	HTTPClient *http.Client
+}
+
+// Server is the sandbox Shopify store. It is safe for concurrent use.
+type Server struct {
+	now      func() time.Time
+	token    string
+	days     int
+	loc      *time.Location
+	currency string
+	hc       *http.Client
+
+	genMu sync.Mutex
+	gen   map[int64][]*genOrder // day number -> that day's generated orders
+
+	mu          sync.Mutex
+	faults      Faults
+	overlays    map[int64]*overlay
+	refundSeq   int64
+	calls       int64
+	reqs        []RequestLog
+	deliveries  []WebhookDelivery
+	deliveryIdx map[string]int
+}
+
+// New builds a Server. It panics on an invalid timezone, a programming error in a sandbox.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Token == "" {
+		cfg.Token = DefaultToken
+	}
+	if cfg.Days <= 0 {
+		cfg.Days = DefaultDays
+	}
+	if cfg.Timezone == "" {
+		cfg.Timezone = "America/New_York"
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = "USD"
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		panic(fmt.Sprintf("sandbox shopify: %v", err))
+	}
+	return &Server{
+		now: cfg.Now, token: cfg.Token, days: cfg.Days, loc: loc, currency: cfg.Currency, hc: cfg.HTTPClient,
+		gen: map[int64][]*genOrder{}, overlays: map[int64]*overlay{}, deliveryIdx: map[string]int{},
+	}
+}
+
+// Token is the valid access token.
+func (s *Server) Token() string { return s.token }
+
+// ShopDomain is the shop's myshopify.com domain.
+func (s *Server) ShopDomain() string { return DemoShopDomain }
+
+// Today is the current day (YYYY-MM-DD) in the shop's timezone.
+func (s *Server) Today() string { return s.today(s.now()).Format(dateLayout) }
+
+// today is the current calendar day in the shop's timezone, as UTC midnight.
+func (s *Server) today(now time.Time) time.Time {
+	y, m, d := now.In(s.loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (s *Server) historyStart(now time.Time) time.Time {
+	return s.today(now).AddDate(0, 0, -(s.days - 1))
+}
+
+// day returns the generated orders of a day, cached: they are a pure function of the day.
+func (s *Server) day(d time.Time) []*genOrder {
+	dn := dayNumber(d)
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	if g, ok := s.gen[dn]; ok {
+		return g
+	}
+	g := genDay(DemoShopDomain, d, s.loc)
+	s.gen[dn] = g
+	return g
+}
+
+// snapshot is every order that exists at now, by creation time.
+func (s *Server) snapshot(now time.Time) []*order {
+	s.mu.Lock()
+	ovs := make(map[int64]*overlay, len(s.overlays))
+	for id, ov := range s.overlays {
+		ovs[id] = ov.clone()
+	}
+	s.mu.Unlock()
+	var out []*order
+	today := s.today(now)
+	for d := s.historyStart(now); !d.After(today); d = d.AddDate(0, 0, 1) {
+		for _, g := range s.day(d) {
+			if o := view(g, now, ovs[g.id]); o != nil {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// lookup finds an existing order by id.
+func (s *Server) lookup(id int64, now time.Time) (*order, bool) {
+	rel := id - orderIDBase
+	if rel < 0 || rel/ordersPerDaySlot > 100_000 { // not an order id of this century
+		return nil, false
+	}
+	d := epoch.AddDate(0, 0, int(rel/ordersPerDaySlot))
+	if d.Before(s.historyStart(now)) || d.After(s.today(now)) {
+		return nil, false
+	}
+	orders := s.day(d)
+	i := int(rel % ordersPerDaySlot)
+	if i >= len(orders) {
+		return nil, false
+	}
+	s.mu.Lock()
+	var ov *overlay
+	if o, ok := s.overlays[id]; ok {
+		ov = o.clone()
+	}
+	s.mu.Unlock()
+	o := view(orders[i], now, ov)
+	return o, o != nil
+}
+
+func parseOrderID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// ---- HTTP ----
+
+var versionRE = regexp.MustCompile(`^(\d{4}-\d{2}|unstable)$`)
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// ServeHTTP serves the Admin API endpoints and the /_sandbox admin endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_sandbox" || strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		s.serveAdmin(w, r)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.serveAPI(rec, r)
+	q := r.URL.Query()
+	params := make([]string, 0, len(q))
+	for k := range q {
+		params = append(params, k)
+	}
+	sort.Strings(params)
+	s.logRequest(RequestLog{
+		Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, Params: params,
+		PageInfo: q.Get("page_info"), Limit: q.Get("limit"), UpdatedAtMin: q.Get("updated_at_min"),
+		Status: rec.status,
+	})
+}
+
+// call is one API request being served.
+type call struct {
+	s    *Server
+	w    http.ResponseWriter
+	r    *http.Request
+	seq  int64
+	used int // call-limit bucket level reported
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls++
+	c := &call{s: s, w: w, r: r, seq: s.calls}
+	s.mu.Unlock()
+	c.used = 1 + int(c.seq%4)
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(segs) < 4 || segs[0] != "admin" || segs[1] != "api" || !versionRE.MatchString(segs[2]) {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	w.Header().Set("X-Shopify-API-Version", segs[2])
+	if r.Header.Get("X-Shopify-Access-Token") != s.token {
+		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
+		return
+	}
+
+	// Faults.
+	s.mu.Lock()
+	f := &s.faults
+	if f.HighUsage {
+		c.used = bucketCapacity * 9 / 10
+	}
+	invalid, empty := f.InvalidToken, f.EmptyStore
+	var rl *RateLimitFault
+	serverStatus := 0
+	switch {
+	case invalid:
+	case f.RateLimit != nil && f.RateLimit.Times > 0:
+		cp := *f.RateLimit
+		rl = &cp
+		if f.RateLimit.Times--; f.RateLimit.Times == 0 {
+			f.RateLimit = nil
+		}
+	case f.ServerErrors > 0:
+		f.ServerErrors--
+		serverStatus = f.ServerStatus
+		if serverStatus == 0 {
+			serverStatus = http.StatusInternalServerError
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case invalid:
+		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
+		return
+	case rl != nil:
+		c.used = bucketCapacity
+		w.Header().Set("Retry-After", rl.RetryAfter)
+		c.fail(http.StatusTooManyRequests, RateLimitMessage)
+		return
+	case serverStatus != 0:
+		c.fail(serverStatus, http.StatusText(serverStatus))
+		return
+	}
+
+	if r.Method != http.MethodGet {
+		c.fail(http.StatusNotFound, "Not Found")
+		return
+	}
+	switch res := strings.Join(segs[3:], "/"); {
+	case res == "shop.json":
+		c.shop()
+	case res == "orders.json":
+		c.listOrders(empty)
+	case res == "orders/count.json":
+		c.countOrders(empty)
+	case len(segs) == 5 && segs[3] == "orders" && strings.HasSuffix(segs[4], ".json"):
+		id, ok := parseOrderID(strings.TrimSuffix(segs[4], ".json"))
+		var o *order
+		if ok && !empty {
+			o, ok = s.lookup(id, s.now())
+		}
+		if !ok || empty {
+			c.fail(http.StatusNotFound, "Not Found")
+			return
+		}
+		v, ok := c.withFields(s.renderOrder(o))
+		if !ok {
+			return
+		}
+		c.json(http.StatusOK, map[string]any{"order": v})
+	default:
+		c.fail(http.StatusNotFound, "Not Found")
+	}
+}
+
+func (c *call) json(status int, v any) {
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set(callLimitHeader, fmt.Sprintf("%d/%d", c.used, bucketCapacity))
+	h.Set("X-Request-Id", fmt.Sprintf("sbx-%08d", c.seq))
+	c.w.WriteHeader(status)
+	enc := json.NewEncoder(c.w)
+	enc.SetEscapeHTML(false) // Shopify writes landing_site's '&' as is
+	_ = enc.Encode(v)
+}
+
+// fail writes {"errors": v}: a string, or a field map for validation errors.
+func (c *call) fail(status int, v any) { c.json(status, map[string]any{"errors": v}) }
+
+const callLimitHeader = "X-Shopify-Shop-Api-Call-Limit"
+
+// shopCreatedAt is when the demo shop opened, before any history.
+var shopCreatedAt = time.Date(2019, 6, 3, 14, 0, 0, 0, time.UTC)
+
+func (c *call) shop() {
+	c.json(http.StatusOK, map[string]any{"shop": map[string]any{
+		"id":                             shopID,
+		"name":                           DemoShopName,
+		"email":                          "owner@demo-store.example.com",
+		"domain":                         DemoShopDomain,
+		"myshopify_domain":               DemoShopDomain,
+		"country_code":                   "US",
+		"currency":                       c.s.currency,
+		"enabled_presentment_currencies": []string{c.s.currency},
+		"iana_timezone":                  c.s.loc.String(),
+		"timezone":                       fmt.Sprintf("(GMT%s) %s", c.s.now().In(c.s.loc).Format("-07:00"), c.s.loc.String()),
+		"money_format":                   "${{amount}}",
+		"plan_name":                      "basic",
+		"plan_display_name":              "Basic",
+		"primary_locale":                 "en",
+		"taxes_included":                 false,
+		"created_at":                     c.s.ts(shopCreatedAt),
+	}})
+}
