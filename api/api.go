@@ -96,5 +96,8 @@ func NewRouter(d Deps) *gin.Engine {
 	v1.GET("/syncs/:workflow_id", s.getSync)
 	v1.GET("/metrics/summary", s.metricsSummary)
 	v1.GET("/metrics/campaigns", s.metricsCampaigns)
+	v1.GET("/metrics/timeseries", s.metricsTimeseries)
+	v1.GET("/metrics/channels", s.metricsChannels)
+	v1.GET("/orders", s.listOrders)
 	return r
 }

@@ -3,122 +3,153 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
-	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
-// Measures are summed metrics in one currency with their derived ratios. Money is both a
-// decimal string (exact) and integer micros; conversions are a decimal string because
-// providers report fractional conversions. A ratio is null when its denominator is 0.
-type Measures struct {
-	Currency              string       `json:"currency"`
-	Spend                 string       `json:"spend"`
-	SpendMicros           int64        `json:"spend_micros"`
-	Impressions           int64        `json:"impressions"`
-	Clicks                int64        `json:"clicks"`
-	Conversions           string       `json:"conversions"`
-	ConversionValue       string       `json:"conversion_value"`
-	ConversionValueMicros int64        `json:"conversion_value_micros"`
-	ROAS                  *json.Number `json:"roas"` // conversion value / spend
-	CPC                   *json.Number `json:"cpc"`  // spend / clicks
-	CPA                   *json.Number `json:"cpa"`  // spend / conversions
-	CTR                   *json.Number `json:"ctr"`  // clicks / impressions
-}
+// The definitions of every measure below are in the analytics package documentation.
 
-// Summary is the body of GET /v1/metrics/summary. Its top-level measures are in the
-// workspace currency, or in the currency with the most spend if the workspace has no rows
-// in its own; the other currencies follow separately, since they cannot be added.
+// Summary is the body of GET /v1/metrics/summary. Money is in Currency, days are in Timezone.
 type Summary struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	Measures
-	OtherCurrencies []Measures `json:"other_currencies"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Currency string `json:"currency"`
+	Timezone string `json:"timezone"`
+	// The current period's ad measures also sit at the top level, where clients of the
+	// first version of this endpoint read them.
+	analytics.AdMeasures
+	Current            analytics.KPIs `json:"current"`
+	Previous           analytics.KPIs `json:"previous"`
+	PreviousFrom       string         `json:"previous_from"`
+	PreviousTo         string         `json:"previous_to"`
+	ExcludedCurrencies []string       `json:"excluded_currencies"`
 }
 
-// CampaignMeasures are one campaign's measures in one currency.
-type CampaignMeasures struct {
+// Timeseries is the body of GET /v1/metrics/timeseries.
+type Timeseries struct {
+	From               string            `json:"from"`
+	To                 string            `json:"to"`
+	Granularity        string            `json:"granularity"`
+	Currency           string            `json:"currency"`
+	Timezone           string            `json:"timezone"`
+	Metrics            []string          `json:"metrics"`
+	Points             []TimeseriesPoint `json:"points"`
+	ExcludedCurrencies []string          `json:"excluded_currencies"`
+}
+
+// TimeseriesPoint is one bucket. PeriodStart and PeriodEnd are its calendar bounds (Monday
+// and Sunday, first and last of the month); Partial says the range cuts the bucket, so only
+// part of it is counted.
+type TimeseriesPoint struct {
+	PeriodStart string `json:"period_start"`
+	PeriodEnd   string `json:"period_end"`
+	Partial     bool   `json:"partial"`
+	// Values has each requested metric as it appears in the summary.
+	Values map[string]json.RawMessage `json:"values"`
+}
+
+// Attributed are the sales the attribution model credits to a row. BlendedROAS is
+// attributed revenue / spend.
+type Attributed struct {
+	PlatformROAS            *json.Number `json:"platform_roas"`
+	AttributedOrders        int64        `json:"attributed_orders"`
+	AttributedRevenue       string       `json:"attributed_revenue"`
+	AttributedRevenueMicros int64        `json:"attributed_revenue_micros"`
+	BlendedROAS             *json.Number `json:"blended_roas"`
+}
+
+// ChannelMetrics is one channel's row. Its roas is the platform ROAS, as in the summary's
+// top level.
+type ChannelMetrics struct {
+	Channel string `json:"channel"`
+	analytics.AdMeasures
+	Attributed
+}
+
+// ChannelReport is the body of GET /v1/metrics/channels.
+type ChannelReport struct {
+	From               string                `json:"from"`
+	To                 string                `json:"to"`
+	Currency           string                `json:"currency"`
+	Timezone           string                `json:"timezone"`
+	Channels           []ChannelMetrics      `json:"channels"`
+	Attribution        analytics.Attribution `json:"attribution"`
+	ExcludedCurrencies []string              `json:"excluded_currencies"`
+}
+
+// CampaignMetrics is one campaign's row, or with Unmatched the revenue attributed to
+// Channel under a UTMCampaign that matched none of its campaigns (ids and name empty, ad
+// measures zero).
+type CampaignMetrics struct {
 	Channel      string `json:"channel"`
 	AccountID    string `json:"account_id"`
 	CampaignID   string `json:"campaign_id"`
 	CampaignName string `json:"campaign_name"`
-	Measures
+	Currency     string `json:"currency"`
+	Unmatched    bool   `json:"unmatched"`
+	UTMCampaign  string `json:"utm_campaign"`
+	analytics.AdMeasures
+	Attributed
 }
 
 // CampaignReport is the body of GET /v1/metrics/campaigns.
 type CampaignReport struct {
-	From      string             `json:"from"`
-	To        string             `json:"to"`
-	Campaigns []CampaignMeasures `json:"campaigns"`
+	From               string                `json:"from"`
+	To                 string                `json:"to"`
+	Currency           string                `json:"currency"`
+	Timezone           string                `json:"timezone"`
+	Campaigns          []CampaignMetrics     `json:"campaigns"`
+	Attribution        analytics.Attribution `json:"attribution"`
+	ExcludedCurrencies []string              `json:"excluded_currencies"`
 }
 
-func measures(currency string, t store.MetricTotals) Measures {
-	const perUnit = money.MicrosPerUnit
-	return Measures{
-		Currency:              currency,
-		Spend:                 money.FormatMicros(t.SpendMicros),
-		SpendMicros:           t.SpendMicros,
-		Impressions:           t.Impressions,
-		Clicks:                t.Clicks,
-		Conversions:           money.FormatDecimalMicros(t.ConversionsMicros),
-		ConversionValue:       money.FormatMicros(t.ConversionValueMicros),
-		ConversionValueMicros: t.ConversionValueMicros,
-		ROAS:                  ratio(t.ConversionValueMicros, 1, t.SpendMicros, 1),
-		CPC:                   ratio(t.SpendMicros, perUnit, t.Clicks, 1),
-		CPA:                   ratio(t.SpendMicros, 1, t.ConversionsMicros, 1),
-		CTR:                   ratio(t.Clicks, 1, t.Impressions, 1),
-	}
-}
-
-// ratio is (num/numScale) / (den/denScale) rounded half away from zero to 4 decimals,
-// computed exactly so that no float rounding shows; nil when den is 0.
-func ratio(num, numScale, den, denScale int64) *json.Number {
-	if den == 0 {
-		return nil
-	}
-	r := new(big.Rat).SetFrac(
-		new(big.Int).Mul(big.NewInt(num), big.NewInt(denScale)),
-		new(big.Int).Mul(big.NewInt(den), big.NewInt(numScale)))
-	s := r.FloatString(4)
-	if strings.Contains(s, ".") {
-		s = strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "-0" {
-		s = "0"
-	}
-	n := json.Number(s)
-	return &n
-}
+// analytics returns the KPI queries over the API's database.
+func (s *server) analytics() *analytics.Queries { return analytics.New(s.Store.Pool) }
 
 // maxMetricsYears bounds a metrics query so one request cannot scan all history.
 const maxMetricsYears = 3
 
-// metricsWindow reads the from and to query parameters. On failure it has written the
-// problem and returns false.
-func metricsWindow(c *gin.Context) (channels.Window, bool) {
+// minMetricsYear is the earliest year a range may start in. It keeps the previous period
+// and every SQL date in years PostgreSQL accepts (Go parses year 0000, which PostgreSQL
+// rejects), so odd input is a 422 rather than a database error.
+const minMetricsYear = 1970
+
+// windowErrors reads the from and to query parameters: workspace calendar days, both
+// inclusive.
+func windowErrors(c *gin.Context) (channels.Window, []FieldError) {
 	from, ferr := parseDay("from", c.Query("from"))
 	to, terr := parseDay("to", c.Query("to"))
 	errs := appendErr(nil, ferr)
 	errs = appendErr(errs, terr)
 	if len(errs) == 0 {
 		switch {
+		case from.Year() < minMetricsYear:
+			errs = append(errs, FieldError{"from", fmt.Sprintf("must not be before %d-01-01", minMetricsYear)})
 		case from.After(to):
 			errs = append(errs, FieldError{"from", fmt.Sprintf("must not be after to (%s)", c.Query("to"))})
 		case !to.Before(from.AddDate(maxMetricsYears, 0, 0)):
 			errs = append(errs, FieldError{"to", fmt.Sprintf("the window must be shorter than %d years", maxMetricsYears)})
 		}
 	}
+	return channels.Window{From: from, To: to}, errs
+}
+
+// metricsWindow reads the window. On failure it has written the problem and returns false.
+func metricsWindow(c *gin.Context) (channels.Window, bool) {
+	w, errs := windowErrors(c)
 	if len(errs) > 0 {
 		validationProblem(c, errs)
 		return channels.Window{}, false
 	}
-	return channels.Window{From: from, To: to}, true
+	return w, true
 }
 
 func (s *server) metricsSummary(c *gin.Context) {
@@ -126,47 +157,109 @@ func (s *server) metricsSummary(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	ws := workspaceID(c)
-	workspace, err := s.Store.GetWorkspace(ctx, ws)
+	sum, err := s.analytics().Summary(c.Request.Context(), workspaceID(c), w)
 	if err != nil {
 		s.unavailable(c, "the database", err)
 		return
 	}
-	rows, err := s.Store.MetricsSummary(ctx, ws, w.From, w.To)
-	if err != nil {
-		s.unavailable(c, "the database", err)
-		return
-	}
-	c.JSON(http.StatusOK, buildSummary(w, workspace.Currency, rows))
+	c.JSON(http.StatusOK, Summary{
+		From:               formatDay(sum.Window.From),
+		To:                 formatDay(sum.Window.To),
+		Currency:           sum.Workspace.Currency,
+		Timezone:           sum.Workspace.Timezone,
+		AdMeasures:         sum.Current.AdTotals.Measures(),
+		Current:            sum.Current.KPIs(),
+		Previous:           sum.Previous.KPIs(),
+		PreviousFrom:       formatDay(sum.PreviousWindow.From),
+		PreviousTo:         formatDay(sum.PreviousWindow.To),
+		ExcludedCurrencies: sum.ExcludedCurrencies,
+	})
 }
 
-// buildSummary picks the top-level currency. rows come most spend first.
-func buildSummary(w channels.Window, workspaceCurrency string, rows []store.CurrencyMetrics) Summary {
-	top := -1
-	for i, r := range rows {
-		if r.Currency == workspaceCurrency {
-			top = i
-			break
+func (s *server) metricsTimeseries(c *gin.Context) {
+	w, errs := windowErrors(c)
+	g := analytics.Day
+	if v, ok := c.GetQuery("granularity"); ok {
+		var err error
+		if g, err = analytics.ParseGranularity(v); err != nil {
+			errs = append(errs, FieldError{"granularity", fmt.Sprintf("%q is not one of day, week, month", v)})
 		}
 	}
-	if top < 0 && len(rows) > 0 {
-		top = 0
+	metrics, merr := parseMetrics(c.QueryArray("metrics"))
+	errs = appendErr(errs, merr)
+	if len(errs) > 0 {
+		validationProblem(c, errs)
+		return
 	}
-	out := Summary{
-		From:            w.From.Format(channels.DateLayout),
-		To:              w.To.Format(channels.DateLayout),
-		Measures:        measures(workspaceCurrency, store.MetricTotals{}),
-		OtherCurrencies: []Measures{},
+	ts, err := s.analytics().Timeseries(c.Request.Context(), workspaceID(c), w, g)
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
 	}
-	for i, r := range rows {
-		if i == top {
-			out.Measures = measures(r.Currency, r.MetricTotals)
-			continue
+	out := Timeseries{
+		From: formatDay(w.From), To: formatDay(w.To), Granularity: string(g),
+		Currency: ts.Workspace.Currency, Timezone: ts.Workspace.Timezone,
+		Metrics: metrics, Points: make([]TimeseriesPoint, 0, len(ts.Points)),
+		ExcludedCurrencies: ts.ExcludedCurrencies,
+	}
+	for _, p := range ts.Points {
+		values, err := p.Totals.KPIs().Select(metrics)
+		if err != nil {
+			s.internal(c, "select metrics", err)
+			return
 		}
-		out.OtherCurrencies = append(out.OtherCurrencies, measures(r.Currency, r.MetricTotals))
+		out.Points = append(out.Points, TimeseriesPoint{
+			PeriodStart: formatDay(p.Start), PeriodEnd: formatDay(p.End),
+			Partial: p.Start.Before(w.From) || p.End.After(w.To),
+			Values:  values,
+		})
 	}
-	return out
+	c.JSON(http.StatusOK, out)
+}
+
+// parseMetrics reads metrics=a,b (or repeated metrics=a&metrics=b); none means all of them.
+func parseMetrics(params []string) ([]string, *FieldError) {
+	allowed := analytics.MetricNames()
+	var out []string
+	for _, p := range params {
+		for name := range strings.SplitSeq(p, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.Contains(allowed, name) {
+				return nil, &FieldError{"metrics", fmt.Sprintf("unknown metric %q; allowed: %s", name, strings.Join(allowed, ", "))}
+			}
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return allowed, nil
+	}
+	return out, nil
+}
+
+func (s *server) metricsChannels(c *gin.Context) {
+	w, ok := metricsWindow(c)
+	if !ok {
+		return
+	}
+	rep, err := s.analytics().Channels(c.Request.Context(), workspaceID(c), w)
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	out := ChannelReport{
+		From: formatDay(w.From), To: formatDay(w.To), Currency: rep.Workspace.Currency, Timezone: rep.Workspace.Timezone,
+		Channels:           make([]ChannelMetrics, 0, len(rep.Channels)),
+		Attribution:        analytics.AttributionModel(),
+		ExcludedCurrencies: rep.ExcludedCurrencies,
+	}
+	for _, r := range rep.Channels {
+		out.Channels = append(out.Channels, ChannelMetrics{
+			Channel: r.Channel, AdMeasures: r.AdTotals.Measures(), Attributed: attributed(r.AdTotals, r.Attributed),
+		})
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *server) metricsCampaigns(c *gin.Context) {
@@ -174,21 +267,36 @@ func (s *server) metricsCampaigns(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rows, err := s.Store.MetricsCampaigns(c.Request.Context(), workspaceID(c), w.From, w.To)
+	rep, err := s.analytics().Campaigns(c.Request.Context(), workspaceID(c), w)
 	if err != nil {
 		s.unavailable(c, "the database", err)
 		return
 	}
 	out := CampaignReport{
-		From:      w.From.Format(channels.DateLayout),
-		To:        w.To.Format(channels.DateLayout),
-		Campaigns: make([]CampaignMeasures, 0, len(rows)),
+		From: formatDay(w.From), To: formatDay(w.To), Currency: rep.Workspace.Currency, Timezone: rep.Workspace.Timezone,
+		Campaigns:          make([]CampaignMetrics, 0, len(rep.Campaigns)),
+		Attribution:        analytics.AttributionModel(),
+		ExcludedCurrencies: rep.ExcludedCurrencies,
 	}
-	for _, r := range rows {
-		out.Campaigns = append(out.Campaigns, CampaignMeasures{
+	for _, r := range rep.Campaigns {
+		out.Campaigns = append(out.Campaigns, CampaignMetrics{
 			Channel: r.Channel, AccountID: r.AccountID, CampaignID: r.CampaignID, CampaignName: r.CampaignName,
-			Measures: measures(r.Currency, r.MetricTotals),
+			Currency: rep.Workspace.Currency, Unmatched: r.Unmatched, UTMCampaign: r.UTMCampaign,
+			AdMeasures: r.AdTotals.Measures(), Attributed: attributed(r.AdTotals, r.Attributed),
 		})
 	}
 	c.JSON(http.StatusOK, out)
 }
+
+func attributed(ad analytics.AdTotals, a analytics.Attributed) Attributed {
+	return Attributed{
+		PlatformROAS:            analytics.Ratio(ad.ConversionValueMicros, 1, ad.SpendMicros, 1),
+		AttributedOrders:        a.Orders,
+		AttributedRevenue:       money.FormatMicros(a.RevenueMicros),
+		AttributedRevenueMicros: a.RevenueMicros,
+		BlendedROAS:             analytics.Ratio(a.RevenueMicros, 1, ad.SpendMicros, 1),
+	}
+}
+
+// day formats a calendar day for the wire.
+func formatDay(t time.Time) string { return t.Format(channels.DateLayout) }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -12,34 +13,128 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
 
-// TestDevSeed runs what `make dev` seeds, twice: the second run reuses everything, the
-// printed demo key works, and the 90-day backfill loads 90 days of the sandbox's data.
-func TestDevSeed(t *testing.T) {
+// TestDevSeedAndWorkspaceSync runs what `make dev` seeds, twice (the second run reuses
+// everything), then a workspace sync of the five connections through the API, and checks
+// the KPIs against SQL written independently of the analytics package.
+func TestDevSeedAndWorkspaceSync(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	deps := &app.Deps{Logger: e.logger, Store: e.Store, Temporal: e.Temporal, Box: e.Box, Connectors: e.Connectors}
 
-	first, err := devstack.Seed(e.ctx, deps)
-	require.NoError(t, err)
-	var res workflows.BackfillResult
-	require.NoError(t, e.waitWorkflow(first.Backfill, 3*time.Minute, &res))
-	second, err := devstack.Seed(e.ctx, deps)
-	require.NoError(t, err)
-	require.Equal(t, first.ConnectionID, second.ConnectionID)
-	require.NoError(t, e.waitWorkflow(second.Backfill, 3*time.Minute, &res))
+	for range 2 {
+		seeded, err := devstack.Seed(e.ctx, deps)
+		require.NoError(t, err)
+		require.Len(t, seeded.Connections, 5)
+		for _, c := range seeded.Connections {
+			var res workflows.BackfillResult
+			require.NoError(t, e.waitWorkflow(c.Backfill, 3*time.Minute, &res), "%s backfill", c.Channel)
+			require.Greater(t, res.Rows, int64(0), "%s backfill", c.Channel)
+		}
+	}
+	ws := devstack.DemoWorkspaceID
+	var keys, conns int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM api_keys WHERE workspace_id = $1),
+		(SELECT count(*) FROM connections WHERE workspace_id = $1)`, ws).Scan(&keys, &conns))
+	require.Equal(t, []int{1, 5}, []int{keys, conns})
+	for _, ch := range []string{"meta", "google_ads", "tiktok"} {
+		var days int
+		require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(DISTINCT date) FROM ad_metrics_daily
+			WHERE workspace_id = $1 AND channel = $2`, ws, ch).Scan(&days))
+		require.Equal(t, 90, days, ch)
+	}
+	var orders, sessionDays int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM orders WHERE workspace_id = $1),
+		(SELECT count(DISTINCT date) FROM sessions_daily WHERE workspace_id = $1)`, ws).Scan(&orders, &sessionDays))
+	require.Greater(t, orders, 1000)
+	require.Equal(t, 90, sessionDays)
 
-	var workspaces, keys, conns, days int
-	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT
-		(SELECT count(*) FROM workspaces WHERE id = $1), (SELECT count(*) FROM api_keys WHERE workspace_id = $1),
-		(SELECT count(*) FROM connections WHERE workspace_id = $1),
-		(SELECT count(DISTINCT date) FROM ad_metrics_daily WHERE workspace_id = $1)`, devstack.DemoWorkspaceID).
-		Scan(&workspaces, &keys, &conns, &days))
-	require.Equal(t, []int{1, 1, 1, 90}, []int{workspaces, keys, conns, days})
-
+	// The printed demo key works, and a workspace sync of the five connections completes.
 	e.APIKey = devstack.DemoAPIKey()
-	status, body := e.call("GET", "/v1/connections/"+first.ConnectionID, nil)
+	status, body := e.call("POST", "/v1/syncs", nil)
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	var ws5 workflows.WorkspaceSyncResult
+	require.NoError(t, e.waitWorkflow(body["workflow_id"].(string), 3*time.Minute, &ws5))
+	require.Len(t, ws5.Connections, 5)
+	for _, c := range ws5.Connections {
+		require.Equal(t, "succeeded", c.Status, "%+v", c)
+	}
+	status, body = e.call("GET", "/v1/syncs/"+workflows.WorkspaceSyncWorkflowID(ws), nil)
 	require.Equal(t, http.StatusOK, status, "%v", body)
-	require.Equal(t, "Demo Store (sandbox)", body["display_name"])
-	status, body = e.call("GET", "/v1/connections/"+first.ConnectionID+"/schedule", nil)
-	require.Equal(t, http.StatusOK, status, "%v", body)
+	require.Equal(t, "Completed", body["status"])
+	require.Len(t, body["connections"], 5)
+
+	// Every KPI of the summary equals SQL over the same tables and days.
+	today := time.Now().In(mustLoc(t, "America/New_York"))
+	ranges := [][2]time.Time{
+		{today.AddDate(0, 0, -6), today},
+		{today.AddDate(0, 0, -29), today},
+		{today.AddDate(0, 0, -60), today.AddDate(0, 0, -31)},
+		{today.AddDate(0, 0, -10), today.AddDate(0, 0, -10)},
+	}
+	for _, r := range ranges {
+		from, to := r[0].Format("2006-01-02"), r[1].Format("2006-01-02")
+		status, body := e.call("GET", fmt.Sprintf("/v1/metrics/summary?from=%s&to=%s", from, to), nil)
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		cur := body["current"].(map[string]any)
+		want := e.independentKPIs(ws, from, to)
+		for name, v := range want {
+			require.EqualValues(t, v, cur[name], "%s for %s..%s", name, from, to)
+		}
+	}
+}
+
+// independentKPIs computes the summary's KPIs with plain SQL, written without the
+// analytics package: money as micros, ratios rounded to 4 decimals.
+func (e *env) independentKPIs(ws, from, to string) map[string]any {
+	e.t.Helper()
+	var revenue, orders, spend, impressions, clicks, value, sessions, newCustomers int64
+	err := e.Store.Pool.QueryRow(e.ctx, `
+		WITH w AS (SELECT timezone AS tz, currency AS cur FROM workspaces WHERE id = $1),
+		valid AS (
+			SELECT o.*, (o.created_at AT TIME ZONE w.tz)::date AS day FROM orders o, w
+			WHERE o.workspace_id = $1 AND NOT o.test AND o.cancelled_at IS NULL
+		),
+		firsts AS (
+			SELECT coalesce(nullif(customer_id, ''), nullif(email_sha256, '')) AS who, min(created_at) AS first_at
+			FROM valid WHERE coalesce(nullif(customer_id, ''), nullif(email_sha256, '')) IS NOT NULL GROUP BY 1
+		)
+		SELECT
+			(SELECT coalesce(sum(total_micros - refunded_micros), 0) FROM valid, w WHERE day BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT count(*) FROM valid, w WHERE day BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT coalesce(sum(spend_micros), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT coalesce(sum(impressions), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT coalesce(sum(clicks), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT coalesce(sum(conversion_value_micros), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT coalesce(sum(sessions), 0) FROM sessions_daily WHERE workspace_id = $1 AND date BETWEEN $2 AND $3),
+			(SELECT count(*) FROM firsts, w WHERE (first_at AT TIME ZONE w.tz)::date BETWEEN $2 AND $3)`,
+		ws, from, to).Scan(&revenue, &orders, &spend, &impressions, &clicks, &value, &sessions, &newCustomers)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ratio := func(a, b int64) any {
+		if b == 0 {
+			return nil
+		}
+		return roundTo4(float64(a) / float64(b))
+	}
+	return map[string]any{
+		"revenue_micros": revenue, "orders": orders, "spend_micros": spend, "impressions": impressions,
+		"clicks": clicks, "conversion_value_micros": value, "sessions": sessions, "new_customers": newCustomers,
+		"blended_roas": ratio(revenue, spend), "platform_roas": ratio(value, spend), "ctr": ratio(clicks, impressions),
+		"conversion_rate": ratio(orders, sessions),
+	}
+}
+
+func roundTo4(f float64) float64 {
+	if f < 0 {
+		return -roundTo4(-f)
+	}
+	return float64(int64(f*10000+0.5)) / 10000
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	require.NoError(t, err)
+	return loc
 }

@@ -20,8 +20,15 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/meta"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/shopify"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/tiktok"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
+	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
+	sandboxshopify "github.com/omnitrackiq/omnitrackiq/internal/sandbox/shopify"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -120,6 +127,7 @@ type env struct {
 	Store      *store.Store
 	Temporal   client.Client
 	Sandbox    *sandboxmeta.Server
+	SB         *sandbox.Server
 	SandboxTS  *httptest.Server
 	Box        *secretbox.Box
 	Connectors channels.Registry
@@ -161,8 +169,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		at := o.sandboxAt
 		now = func() time.Time { return at }
 	}
-	sb := sandboxmeta.New(sandboxmeta.Config{Now: now})
-	sbts := httptest.NewServer(sb)
+	sbAll := sandbox.New(sandbox.Config{Now: now, GoogleAdsPageSize: 40})
+	sb := sbAll.Meta
+	sbts := httptest.NewServer(sbAll)
 	t.Cleanup(sbts.Close)
 
 	key := make([]byte, 32)
@@ -177,19 +186,42 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if pageSize == 0 {
 		pageSize = 100
 	}
-	readers := channels.Registry{Ads: map[channels.Channel]channels.AdReader{
-		channels.Meta: meta.New(meta.Options{
-			BaseURL: sbts.URL, PageSize: pageSize, PollInterval: 100 * time.Millisecond,
-			DefaultRateLimitBackoff: 60 * time.Second, Logger: logger,
-		}),
-	}}
-	e := &env{t: t, ctx: ctx, Store: st, Temporal: tc, Sandbox: sb, SandboxTS: sbts, Box: box, Connectors: readers,
+	// Every connector points at the sandbox, with small pages so every read spans several,
+	// and the providers' retry delays scaled down where the connector allows it.
+	readers := channels.Registry{
+		Ads: map[channels.Channel]channels.AdReader{
+			channels.Meta: meta.New(meta.Options{
+				BaseURL: sbts.URL + "/meta", PageSize: pageSize, PollInterval: 100 * time.Millisecond,
+				DefaultRateLimitBackoff: 60 * time.Second, Logger: logger,
+			}),
+			channels.GoogleAds: googleads.New(googleads.Options{
+				BaseURL: sbts.URL + "/googleads", DeveloperToken: sandboxgoogleads.DefaultDeveloperToken,
+				TokenURL: sbts.URL + sandbox.GoogleTokenPath, ClientID: sandbox.GoogleClientID,
+				ClientSecret: sandbox.GoogleClientSecret, Logger: logger,
+			}),
+			channels.TikTok: tiktok.New(tiktok.Options{
+				BaseURL: sbts.URL + "/tiktok", PageSize: 50, DefaultRateLimitBackoff: 2 * time.Second, Logger: logger,
+			}),
+		},
+		Orders: map[channels.Channel]channels.OrderReader{
+			channels.Shopify: shopify.New(shopify.Options{BaseURL: sbts.URL + "/shopify", PageSize: 250, Logger: logger}),
+		},
+		Sessions: map[channels.Channel]channels.SessionReader{
+			channels.GA4: ga4.New(ga4.Options{
+				BaseURL: sbts.URL + "/ga4", TokenURL: sbts.URL + sandbox.GoogleTokenPath, ClientID: sandbox.GoogleClientID,
+				ClientSecret: sandbox.GoogleClientSecret, PageSize: 200, Logger: logger,
+				QuotaBackoff: map[string]time.Duration{ga4.QuotaConcurrentRequests: 2 * time.Second},
+			}),
+		},
+	}
+	e := &env{t: t, ctx: ctx, Store: st, Temporal: tc, Sandbox: sb, SB: sbAll, SandboxTS: sbts, Box: box, Connectors: readers,
 		Syncs: &syncsvc.Service{Temporal: tc, Store: st, Logger: logger}, logger: logger}
 	e.StartWorkers()
 	t.Cleanup(func() { e.StopWorkers() })
 
 	e.API = httptest.NewServer(api.NewRouter(api.Deps{
 		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
+		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err

@@ -22,6 +22,8 @@ import (
 type Config struct {
 	// Now is the sandbox clock; nil means time.Now.
 	Now func() time.Time
+	// GoogleAdsPageSize overrides Google's fixed 10,000-row pages, so tests see paging.
+	GoogleAdsPageSize int
 }
 
 // Server multiplexes the fake providers.
@@ -46,7 +48,7 @@ const (
 func New(cfg Config) *Server {
 	s := &Server{
 		Meta:      meta.New(meta.Config{Now: cfg.Now}),
-		GoogleAds: googleads.New(googleads.Config{Now: cfg.Now}),
+		GoogleAds: googleads.New(googleads.Config{Now: cfg.Now, PageSize: cfg.GoogleAdsPageSize}),
 		TikTok:    tiktok.New(tiktok.Config{Now: cfg.Now}),
 		Shopify:   shopify.New(shopify.Config{Now: cfg.Now}),
 		GA4:       ga4.New(ga4.Config{Now: cfg.Now}),
