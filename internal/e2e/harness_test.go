@@ -209,7 +209,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Sessions: map[channels.Channel]channels.SessionReader{
 			channels.GA4: ga4.New(ga4.Options{
 				BaseURL: sbts.URL + "/ga4", TokenURL: sbts.URL + sandbox.GoogleTokenPath, ClientID: sandbox.GoogleClientID,
-				ClientSecret: sandbox.GoogleClientSecret, PageSize: 200, Logger: logger,
+				ClientSecret: sandbox.GoogleClientSecret, PageSize: 20, Logger: logger,
 				QuotaBackoff: map[string]time.Duration{ga4.QuotaConcurrentRequests: 2 * time.Second},
 			}),
 		},
