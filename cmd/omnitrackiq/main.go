@@ -33,7 +33,7 @@ commands:
   migrate up|down|version  apply, roll back one, or show database migrations
   dev                      run the whole product locally (Temporal dev server, sandbox, API, worker, demo data)
   sandbox                  serve the fake provider APIs (SANDBOX_ADDR)
-  connector run ...        read one provider account and print rows as JSON Lines
+  connector run ...        read one account of any channel (meta, google_ads, tiktok, shopify, ga4) and print rows as JSON Lines
 
 configuration comes from environment variables; see .env.example.
 `
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "connector" {
 		if len(args) < 2 || args[1] != "run" {
-			fmt.Fprintln(stderr, "usage: omnitrackiq connector run --channel meta --base-url URL --account ID --token T --from YYYY-MM-DD --to YYYY-MM-DD")
+			fmt.Fprintln(stderr, "usage: omnitrackiq connector run --channel meta|google_ads|tiktok|shopify|ga4 --base-url URL --account ID --token T --from YYYY-MM-DD --to YYYY-MM-DD (see --help)")
 			return 2
 		}
 		return connectorrun.Run(ctx, args[2:], stdout, stderr)

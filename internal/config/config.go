@@ -63,7 +63,7 @@ func FromEnv() (Config, error) {
 		MetaAPIVersion:    env("META_API_VERSION", "v23.0"),
 
 		GoogleAdsBaseURL:        env("GOOGLE_ADS_BASE_URL", "https://googleads.googleapis.com"),
-		GoogleAdsAPIVersion:     env("GOOGLE_ADS_API_VERSION", "v19"),
+		GoogleAdsAPIVersion:     env("GOOGLE_ADS_API_VERSION", "v23"),
 		GoogleAdsDeveloperToken: os.Getenv("GOOGLE_ADS_DEVELOPER_TOKEN"),
 		GoogleOAuthClientID:     os.Getenv("GOOGLE_OAUTH_CLIENT_ID"),
 		GoogleOAuthClientSecret: os.Getenv("GOOGLE_OAUTH_CLIENT_SECRET"),

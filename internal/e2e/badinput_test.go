@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -74,4 +75,61 @@ func TestBadInputWritesNothing(t *testing.T) {
 	status, body := e.call("GET", "/v1/connections/"+connID+"/schedule", nil)
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, false, body["paused"], "the other workspace could not pause it")
+}
+
+// TestConnectEveryChannel connects each channel through the API against its sandbox and
+// rejects credentials and ids in the wrong shape, writing nothing for them.
+func TestConnectEveryChannel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	bad := []struct {
+		name string
+		body map[string]any
+		want int
+	}{
+		{"google_ads without any token", map[string]any{"channel": "google_ads", "account_id": "1234567890"}, 422},
+		{"google_ads customer id not 10 digits", map[string]any{"channel": "google_ads", "account_id": "12345", "refresh_token": "x"}, 422},
+		{"google_ads bad manager id", map[string]any{"channel": "google_ads", "account_id": "1234567890", "refresh_token": "x", "login_customer_id": "abc"}, 422},
+		{"google_ads revoked refresh token", map[string]any{"channel": "google_ads", "account_id": "1234567890", "refresh_token": "not-a-valid-refresh-token"}, 422},
+		{"refresh token on meta", map[string]any{"channel": "meta", "account_id": "act_100200300", "access_token": "t", "refresh_token": "r"}, 422},
+		{"manager id on tiktok", map[string]any{"channel": "tiktok", "account_id": "7000000000000000001", "access_token": "t", "login_customer_id": "1234567890"}, 422},
+		{"shopify domain elsewhere", map[string]any{"channel": "shopify", "account_id": "evil.example.com", "access_token": "t"}, 422},
+		{"shopify wrong token", map[string]any{"channel": "shopify", "account_id": "demo-store", "access_token": "shpat_wrong"}, 422},
+		{"ga4 property not numeric", map[string]any{"channel": "ga4", "account_id": "properties/abc", "refresh_token": "x"}, 422},
+		{"tiktok wrong token", map[string]any{"channel": "tiktok", "account_id": "7000000000000000001", "access_token": "wrong"}, 422},
+	}
+	for _, tc := range bad {
+		status, body := e.call("POST", "/v1/connections", tc.body)
+		require.Equal(t, tc.want, status, "%s: %v", tc.name, body)
+		require.NotContains(t, fmt.Sprint(body), "not-a-valid-refresh-token", tc.name)
+	}
+	var n int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM connections`).Scan(&n))
+	require.Zero(t, n, "rejected connections wrote nothing")
+
+	good := []map[string]any{
+		{"channel": "meta", "account_id": "act_100200300", "access_token": "sandbox-meta-token"},
+		{"channel": "google_ads", "account_id": "123-456-7890", "refresh_token": "sandbox-google-refresh-token"},
+		{"channel": "tiktok", "account_id": "7000000000000000001", "access_token": "sandbox-tiktok-token"},
+		{"channel": "shopify", "account_id": "https://demo-store.myshopify.com/", "access_token": "sandbox-shopify-token"},
+		{"channel": "ga4", "account_id": "properties/400500600", "refresh_token": "sandbox-ga4-refresh-token"},
+	}
+	for _, b := range good {
+		status, body := e.call("POST", "/v1/connections", b)
+		require.Equal(t, http.StatusCreated, status, "%v: %v", b["channel"], body)
+		require.Equal(t, "USD", body["currency"])
+		require.Equal(t, "America/New_York", body["timezone"])
+		raw := fmt.Sprint(body)
+		for _, secret := range []string{"sandbox-meta-token", "sandbox-google-refresh-token", "sandbox-tiktok-token", "sandbox-shopify-token", "sandbox-ga4-refresh-token"} {
+			require.NotContains(t, raw, secret)
+		}
+	}
+	var plaintext int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM connections
+		WHERE position('sandbox-'::bytea in token_ciphertext) > 0
+		   OR position('sandbox-'::bytea in coalesce(refresh_token_ciphertext, ''::bytea)) > 0`).Scan(&plaintext))
+	require.Zero(t, plaintext, "tokens are sealed")
+	var refresh int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM connections WHERE refresh_token_ciphertext IS NOT NULL`).Scan(&refresh))
+	require.Equal(t, 2, refresh, "Google Ads and GA4 keep a sealed refresh token")
 }

@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,23 +97,25 @@ func (s *Server) Faults() Faults {
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
 type faultPatch struct {
-	RateLimit      *json.RawMessage `json:"rate_limit"`
-	ServerErrors   *int             `json:"server_errors"`
-	PageDelayMS    *int             `json:"page_delay_ms"`
-	ExpiredToken   *bool            `json:"expired_token"`
-	FailReportJobs *int             `json:"fail_report_jobs"`
-	HighUsage      *bool            `json:"high_usage"`
+	// RateLimit is not a pointer: encoding/json sets a pointer to nil for a JSON null, which
+	// would read as "absent" and leave the fault armed; a RawMessage receives "null" itself.
+	RateLimit      json.RawMessage `json:"rate_limit"`
+	ServerErrors   *int            `json:"server_errors"`
+	PageDelayMS    *int            `json:"page_delay_ms"`
+	ExpiredToken   *bool           `json:"expired_token"`
+	FailReportJobs *int            `json:"fail_report_jobs"`
+	HighUsage      *bool           `json:"high_usage"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults.clone()
-	if p.RateLimit != nil {
+	if len(p.RateLimit) > 0 {
 		f.RateLimit = nil
-		if string(*p.RateLimit) != "null" {
+		if string(p.RateLimit) != "null" {
 			var rl RateLimitFault
-			dec := json.NewDecoder(strings.NewReader(string(*p.RateLimit)))
+			dec := json.NewDecoder(bytes.NewReader(p.RateLimit))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&rl); err != nil {
 				return Faults{}, fmt.Errorf("rate_limit: %v", err)
