@@ -14,12 +14,15 @@ func TestReplayRecordedHistories(t *testing.T) {
 	cases := []struct{ name, file string }{
 		{"incremental ChannelSync", "testdata/channel_sync.history.json"},
 		{"Backfill with child windows", "testdata/backfill.history.json"},
+		{"ChannelSync of Shopify orders", "testdata/channel_sync_shopify.history.json"},
+		{"WorkspaceSync of five connections", "testdata/workspace_sync.history.json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(ChannelSync, workflow.RegisterOptions{Name: "ChannelSync"})
 			r.RegisterWorkflowWithOptions(Backfill, workflow.RegisterOptions{Name: "Backfill"})
+			r.RegisterWorkflowWithOptions(WorkspaceSync, workflow.RegisterOptions{Name: "WorkspaceSync"})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, tc.file); err != nil {
 				t.Fatalf("replay %s: %v", tc.file, err)
 			}
