@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func TestDevSeedAndWorkspaceSync(t *testing.T) {
 func (e *env) independentKPIs(ws, from, to string) map[string]any {
 	e.t.Helper()
 	var revenue, orders, spend, impressions, clicks, value, sessions, newCustomers int64
+	var conversions string
 	err := e.Store.Pool.QueryRow(e.ctx, `
 		WITH w AS (SELECT timezone AS tz, currency AS cur FROM workspaces WHERE id = $1),
 		valid AS (
@@ -106,8 +108,9 @@ func (e *env) independentKPIs(ws, from, to string) map[string]any {
 			(SELECT coalesce(sum(clicks), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
 			(SELECT coalesce(sum(conversion_value_micros), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
 			(SELECT coalesce(sum(sessions), 0) FROM sessions_daily WHERE workspace_id = $1 AND date BETWEEN $2 AND $3),
-			(SELECT count(*) FROM firsts, w WHERE (first_at AT TIME ZONE w.tz)::date BETWEEN $2 AND $3)`,
-		ws, from, to).Scan(&revenue, &orders, &spend, &impressions, &clicks, &value, &sessions, &newCustomers)
+			(SELECT count(*) FROM firsts, w WHERE (first_at AT TIME ZONE w.tz)::date BETWEEN $2 AND $3),
+			(SELECT coalesce(sum(conversions), 0)::text FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur)`,
+		ws, from, to).Scan(&revenue, &orders, &spend, &impressions, &clicks, &value, &sessions, &newCustomers, &conversions)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -117,7 +120,16 @@ func (e *env) independentKPIs(ws, from, to string) map[string]any {
 		}
 		return roundTo4(float64(a) / float64(b))
 	}
+	// Per-unit money in whole micros, rounded half away from zero (all values here are >= 0).
+	perUnit := func(a, b int64) any {
+		if b == 0 {
+			return nil
+		}
+		return (2*a + b) / (2 * b)
+	}
 	return map[string]any{
+		"aov_micros": perUnit(revenue, orders), "new_customer_cac_micros": perUnit(spend, newCustomers),
+		"cpc_micros": perUnit(spend, clicks), "conversions": trimDecimal(conversions),
 		"revenue_micros": revenue, "orders": orders, "spend_micros": spend, "impressions": impressions,
 		"clicks": clicks, "conversion_value_micros": value, "sessions": sessions, "new_customers": newCustomers,
 		"blended_roas": ratio(revenue, spend), "platform_roas": ratio(value, spend), "ctr": ratio(clicks, impressions),
@@ -137,4 +149,13 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	loc, err := time.LoadLocation(name)
 	require.NoError(t, err)
 	return loc
+}
+
+// trimDecimal renders a numeric's text without trailing zeros ("3457.390000" -> "3457.39").
+func trimDecimal(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
 }
