@@ -16,7 +16,7 @@ const (
 	DefaultBackfillConcurrency = 3
 	backfillWindowsPerRun      = 50
 	maxBackfillConcurrency     = 10
-	maxBackfillWindowDays      = 90
+	MaxBackfillWindowDays      = 90
 )
 
 // Backfill reads [From, To] as a series of ChannelSync children, one per window, at most
@@ -26,7 +26,7 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 	if err := upsertSearchAttributes(ctx, in.WorkspaceID, in.ConnectionID, in.Channel); err != nil {
 		return BackfillResult{}, err
 	}
-	if in.WindowDays <= 0 || in.WindowDays > maxBackfillWindowDays {
+	if in.WindowDays <= 0 || in.WindowDays > MaxBackfillWindowDays {
 		in.WindowDays = DefaultBackfillWindowDays
 	}
 	if in.MaxConcurrent <= 0 || in.MaxConcurrent > maxBackfillConcurrency {

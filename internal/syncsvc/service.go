@@ -85,6 +85,12 @@ func (s *Service) describeRunning(ctx context.Context, workflowID string) (Handl
 // with started=false.
 func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from, to string) (Handle, bool, error) {
 	id := workflows.BackfillWorkflowID(conn.ID, from, to)
+	windowDays := workflows.DefaultBackfillWindowDays
+	if conn.Channel == "shopify" {
+		// Orders are read by update time from a window's first day to now, so small
+		// windows would re-read the same recent orders over and over: use the largest.
+		windowDays = workflows.MaxBackfillWindowDays
+	}
 	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                workflows.TaskQueueSync,
@@ -95,7 +101,7 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 		StaticSummary:                            fmt.Sprintf("%s backfill %s..%s", conn.Channel, from, to),
 	}, workflows.Backfill, workflows.BackfillInput{
 		WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, Channel: conn.Channel, From: from, To: to,
-		WindowDays: workflows.DefaultBackfillWindowDays, MaxConcurrent: workflows.DefaultBackfillConcurrency,
+		WindowDays: windowDays, MaxConcurrent: workflows.DefaultBackfillConcurrency,
 	})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
