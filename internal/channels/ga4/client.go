@@ -35,6 +35,9 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // Defaults of Options.
@@ -60,7 +63,6 @@ const (
 	apiVersion       = "v1beta"
 	maxResponseBytes = 256 << 20
 	userAgent        = "omnitrackiq-ga4-connector"
-	redacted         = "[REDACTED]"
 )
 
 // Options configures a Client. Zero values take the defaults above.
@@ -96,7 +98,7 @@ type Client struct {
 	base     *url.URL
 	tokenURL *url.URL
 	baseErr  error
-	tokens   *tokenCache
+	tokens   *googleauth.Cache
 }
 
 var _ channels.SessionReader = (*Client)(nil)
@@ -125,28 +127,14 @@ func New(o Options) *Client {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Client{o: o, tokens: newTokenCache()}
+	c := &Client{o: o, tokens: googleauth.NewCache("ga4", o.ClientID, o.Now)}
 	var err error
-	if c.base, err = parseBase("base URL", o.BaseURL); err != nil {
+	if c.base, err = httpx.ParseBaseURL("base URL", o.BaseURL); err != nil {
 		c.baseErr = err
-	} else if c.tokenURL, err = parseBase("token URL", o.TokenURL); err != nil {
+	} else if c.tokenURL, err = httpx.ParseBaseURL("token URL", o.TokenURL); err != nil {
 		c.baseErr = err
 	}
 	return c
-}
-
-func parseBase(what, s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimRight(s, "/"))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("invalid %s: %v", what, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("invalid %s %q: scheme must be http or https", what, s)
-	case u.Host == "":
-		return nil, fmt.Errorf("invalid %s %q: no host", what, s)
-	}
-	u.RawQuery, u.Fragment, u.RawPath = "", "", ""
-	return u, nil
 }
 
 // NormalizePropertyID returns the numeric id of a GA4 property given as "123" or
@@ -212,8 +200,7 @@ func (c *Client) ReadSessions(ctx context.Context, acct channels.Account, req ch
 			return channels.SessionsPage{}, err
 		}
 		if cs.Req != w.String() {
-			return channels.SessionsPage{}, &channels.Error{Channel: channels.GA4, Kind: channels.KindBadRequest,
-				Message: fmt.Sprintf("cursor belongs to another read (%s), not %s", cs.Req, w)}
+			return channels.SessionsPage{}, cursorx.Mismatch(channels.GA4, cs.Req, w.String())
 		}
 	}
 	log := c.o.Logger.With("property_id", id, "window", w.String())

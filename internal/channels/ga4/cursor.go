@@ -1,10 +1,8 @@
 package ga4
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
 )
 
 // cursor is the state of a read between ReadSessions calls. It is stored in the database
@@ -19,17 +17,10 @@ type cursor struct {
 	Req string `json:"req"`
 }
 
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return string(b)
-}
+func (c cursor) encode() string { return cursorx.Encode(c) }
 
 func decodeCursor(s string) (cursor, error) {
-	var c cursor
-	if err := json.Unmarshal([]byte(s), &c); err != nil || c.Offset < 0 || c.Req == "" ||
-		(c.Metric != MetricKeyEvents && c.Metric != MetricConversions) {
-		return cursor{}, &channels.Error{Channel: channels.GA4, Kind: channels.KindBadRequest,
-			Message: fmt.Sprintf("invalid ga4 cursor %q", s)}
-	}
-	return c, nil
+	return cursorx.Decode(channels.GA4, "ga4", s, func(c cursor) bool {
+		return c.Offset >= 0 && c.Req != "" && (c.Metric == MetricKeyEvents || c.Metric == MetricConversions)
+	})
 }

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // Google RPC status names the connector looks at.
@@ -46,7 +46,7 @@ func (c *Client) classify(status int, h http.Header, body []byte) *channels.Erro
 	}
 	g := env.Error
 	if g == nil {
-		g = &rpcError{Message: fmt.Sprintf("HTTP %d without a Google error: %s", status, snippet(body))}
+		g = &rpcError{Message: fmt.Sprintf("HTTP %d without a Google error: %s", status, httpx.Snippet(body))}
 	} else if g.Message == "" {
 		g.Message = "no message"
 	}
@@ -79,7 +79,7 @@ func (c *Client) rateLimitBackoff(g *rpcError, h http.Header) time.Duration {
 	if d := retryInfo(g.Details); d > 0 {
 		return d
 	}
-	if d := retryAfterHeader(h); d > 0 {
+	if d := httpx.RetryAfter(h); d > 0 {
 		return d
 	}
 	return c.o.DefaultRateLimitBackoff
@@ -100,27 +100,4 @@ func retryInfo(details []json.RawMessage) time.Duration {
 		}
 	}
 	return 0
-}
-
-func retryAfterHeader(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	secs, err := strconv.Atoi(v)
-	if err != nil || secs <= 0 {
-		return 0
-	}
-	return time.Duration(secs) * time.Second
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
 }

@@ -2,17 +2,15 @@ package ga4
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 const (
@@ -24,37 +22,6 @@ const (
 	maxTokenResponse     = 1 << 20
 )
 
-// tokenCache holds the access tokens minted from refresh tokens, keyed by a hash of the
-// OAuth client id and the refresh token so that the map never holds a refresh token.
-type tokenCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]*cachedToken
-}
-
-type cachedToken struct {
-	access  string
-	refresh time.Time // when to mint a new one
-	// previous is the access token this one replaced, kept so that errors echoing it are
-	// still scrubbed.
-	previous string
-}
-
-func newTokenCache() *tokenCache { return &tokenCache{m: map[[32]byte]*cachedToken{}} }
-
-func cacheKey(clientID, refreshToken string) [32]byte {
-	return sha256.Sum256([]byte(clientID + "\x00" + refreshToken))
-}
-
-// minted lists the access tokens of a cache key that the cache still knows.
-func (tc *tokenCache) minted(key [32]byte) []string {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if t := tc.m[key]; t != nil {
-		return []string{t.access, t.previous}
-	}
-	return nil
-}
-
 // accessToken returns the bearer token for the account: acct.Token when there is no
 // refresh token, else a cached or newly minted access token. stale is a token the API just
 // rejected: it is not returned again.
@@ -65,31 +32,14 @@ func (c *Client) accessToken(ctx context.Context, acct channels.Account, stale s
 		}
 		return acct.Token, nil
 	}
-	key := cacheKey(c.o.ClientID, acct.RefreshToken)
-	now := c.o.Now()
-	c.tokens.mu.Lock()
-	t := c.tokens.m[key]
-	if t != nil && now.Before(t.refresh) && t.access != stale {
-		access := t.access
-		c.tokens.mu.Unlock()
-		return access, nil
-	}
-	c.tokens.mu.Unlock()
-
-	access, lifetime, err := c.mint(ctx, acct)
-	if err != nil {
-		return "", err
-	}
-	margin := min(tokenExpiryMargin, lifetime/2)
-	c.tokens.mu.Lock()
-	prev := ""
-	if old := c.tokens.m[key]; old != nil {
-		prev = old.access
-	}
-	c.tokens.m[key] = &cachedToken{access: access, refresh: now.Add(lifetime - margin), previous: prev}
-	c.tokens.mu.Unlock()
-	c.o.Logger.DebugContext(ctx, "ga4 access token minted", "expires_in", lifetime)
-	return access, nil
+	return c.tokens.Token(ctx, acct.RefreshToken, stale, func(ctx context.Context) (string, time.Duration, error) {
+		access, lifetime, err := c.mint(ctx, acct)
+		if err != nil {
+			return "", 0, err
+		}
+		c.o.Logger.DebugContext(ctx, "ga4 access token minted", "expires_in", lifetime)
+		return access, lifetime - min(tokenExpiryMargin, lifetime/2), nil
+	})
 }
 
 // mint exchanges the refresh token for an access token (RFC 6749 §6, as Google's token
@@ -106,22 +56,14 @@ func (c *Client) mint(ctx context.Context, acct channels.Account) (string, time.
 		"client_secret": {c.o.ClientSecret},
 	}
 	what := "POST " + c.tokenURL.Path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL.String(), strings.NewReader(form.Encode()))
+	req, err := googleauth.NewRefreshRequest(ctx, c.tokenURL.String(), userAgent, form)
 	if err != nil {
 		return "", 0, &channels.Error{Channel: channels.GA4, Kind: channels.KindBadRequest,
 			Message: c.scrub(acct, fmt.Sprintf("token endpoint: build request: %v", err))}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.o.HTTPClient.Do(req)
+	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxTokenResponse)
 	if err != nil {
 		return "", 0, c.transportError(ctx, acct, "token endpoint "+what, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
-	if err != nil {
-		return "", 0, c.transportError(ctx, acct, "token endpoint "+what, fmt.Errorf("read body: %w", err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := classifyTokenError(resp.StatusCode, resp.Header, data, c.o.DefaultRateLimitBackoff)
@@ -155,28 +97,15 @@ func (c *Client) mint(ctx context.Context, acct channels.Account) (string, time.
 // KindTransient; other errors (invalid_client: the configured client id or secret is
 // wrong) KindBadRequest.
 func classifyTokenError(status int, h http.Header, body []byte, backoff time.Duration) *channels.Error {
-	var oe struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	_ = json.Unmarshal(body, &oe)
-	e := &channels.Error{Channel: channels.GA4, HTTPStatus: status}
+	code, msg := googleauth.ErrorResponse(status, body)
+	e := &channels.Error{Channel: channels.GA4, HTTPStatus: status, Message: msg}
 	switch {
-	case oe.Error != "":
-		e.Message = "token endpoint: " + oe.Error
-		if oe.Description != "" {
-			e.Message += ": " + oe.Description
-		}
-	default:
-		e.Message = fmt.Sprintf("token endpoint: HTTP %d: %s", status, snippet(body))
-	}
-	switch {
-	case oe.Error == "invalid_grant" || oe.Error == "unauthorized_client":
+	case code == "invalid_grant" || code == "unauthorized_client":
 		e.Kind = channels.KindAuth
 	case status == http.StatusTooManyRequests:
 		e.Kind = channels.KindRateLimited
 		e.RetryAfter = backoff
-		if d := retryAfterHeader(h); d > 0 {
+		if d := httpx.RetryAfter(h); d > 0 {
 			e.RetryAfter = d
 		}
 	case status >= 500:

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // reportRequest is the body of runReport. limit and offset are int64, which the proto3
@@ -141,14 +139,9 @@ func (c *Client) post(ctx context.Context, acct channels.Account, token, id stri
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	start := time.Now()
-	resp, err := c.o.HTTPClient.Do(req)
+	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxResponseBytes)
 	if err != nil {
 		return nil, c.transportError(ctx, acct, what, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, c.transportError(ctx, acct, what, fmt.Errorf("read body: %w", err))
 	}
 	c.o.Logger.DebugContext(ctx, "ga4 call", "request", what, "status", resp.StatusCode,
 		"duration", time.Since(start).Round(time.Millisecond))
@@ -165,38 +158,25 @@ func (c *Client) post(ctx context.Context, acct channels.Account, token, id stri
 // transportError turns a client-side failure into a transient error; a cancelled or
 // expired context is returned as such.
 func (c *Client) transportError(ctx context.Context, acct channels.Account, what string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("ga4 %s: %w", what, ctxErr)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &channels.Error{Channel: channels.GA4, Kind: channels.KindTransient,
-		Message: c.scrub(acct, fmt.Sprintf("%s: %v", what, err))}
+	return httpx.TransportError(ctx, channels.GA4, "ga4", what, err, c.secrets(acct)...)
 }
 
 // badResponse is a 2xx answer that cannot be understood; a retry may fix it.
 func (c *Client) badResponse(acct channels.Account, what string, err error) error {
-	return &channels.Error{Channel: channels.GA4, Kind: channels.KindTransient,
-		Message: c.scrub(acct, fmt.Sprintf("unexpected %s response: %v", what, err))}
+	return httpx.BadResponse(channels.GA4, what, err, c.secrets(acct)...)
 }
 
 // scrub removes the account's tokens (raw and query-escaped), every access token minted
 // for it and the client secret from a message.
 func (c *Client) scrub(acct channels.Account, msg string) string {
+	return httpx.Scrub(msg, c.secrets(acct)...)
+}
+
+// secrets lists the account's tokens, the access tokens minted for it and the client secret.
+func (c *Client) secrets(acct channels.Account) []string {
 	secrets := []string{acct.Token, acct.RefreshToken, c.o.ClientSecret}
 	if acct.RefreshToken != "" {
-		secrets = append(secrets, c.tokens.minted(cacheKey(c.o.ClientID, acct.RefreshToken))...)
+		secrets = append(secrets, c.tokens.Minted(acct.RefreshToken)...)
 	}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		msg = strings.ReplaceAll(msg, s, redacted)
-		if esc := url.QueryEscape(s); esc != s {
-			msg = strings.ReplaceAll(msg, esc, redacted)
-		}
-	}
-	return msg
+	return secrets
 }

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // searchRequest is the body of googleAds:search. pageSize is never sent: since v17 Google
@@ -81,14 +80,9 @@ func (c *Client) post(ctx context.Context, acct channels.Account, token string, 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	start := time.Now()
-	resp, err := c.o.HTTPClient.Do(req)
+	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxResponseBytes)
 	if err != nil {
 		return nil, failure{}, c.transportError(ctx, acct, what, err, token)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, failure{}, c.transportError(ctx, acct, what, fmt.Errorf("read body: %w", err), token)
 	}
 	requestID := resp.Header.Get("request-id")
 	c.o.Logger.DebugContext(ctx, "google ads call", "request", what, "status", resp.StatusCode,
@@ -105,13 +99,5 @@ func (c *Client) post(ctx context.Context, acct channels.Account, token string, 
 
 // transportError turns a client-side failure into a classified error without the URL.
 func (c *Client) transportError(ctx context.Context, acct channels.Account, what string, err error, token string) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("google ads %s: %w", what, ctxErr)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindTransient,
-		Message: c.scrub(acct, fmt.Sprintf("%s: %v", what, err), token)}
+	return httpx.TransportError(ctx, channels.GoogleAds, "google ads", what, err, c.secrets(acct, token)...)
 }

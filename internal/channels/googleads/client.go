@@ -21,6 +21,10 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 // Defaults of Options.
@@ -39,7 +43,6 @@ const MaxPageTokenRestarts = 2
 
 const (
 	maxResponseBytes = 64 << 20
-	redacted         = "[REDACTED]"
 	userAgent        = "omnitrackiq-googleads-connector"
 	defaultLevel     = channels.LevelCampaign
 )
@@ -74,7 +77,7 @@ type Client struct {
 	base     *url.URL
 	baseErr  error
 	tokenURL string
-	tokens   *tokenCache
+	tokens   *googleauth.Cache
 }
 
 var _ channels.AdReader = (*Client)(nil)
@@ -102,7 +105,7 @@ func New(o Options) *Client {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Client{o: o, tokens: newTokenCache()}
+	c := &Client{o: o, tokens: googleauth.NewCache("google ads", o.ClientID, o.Now)}
 	u, err := parseHTTPURL(o.BaseURL)
 	if err != nil {
 		c.baseErr = fmt.Errorf("invalid base URL: %w", err)
@@ -163,10 +166,10 @@ func (c *Client) AccountInfo(ctx context.Context, acct channels.Account) (channe
 	var r struct {
 		Results []struct {
 			Customer struct {
-				ID              jsonText `json:"id"`
-				DescriptiveName string   `json:"descriptiveName"`
-				CurrencyCode    string   `json:"currencyCode"`
-				TimeZone        string   `json:"timeZone"`
+				ID              jsonx.Text `json:"id"`
+				DescriptiveName string     `json:"descriptiveName"`
+				CurrencyCode    string     `json:"currencyCode"`
+				TimeZone        string     `json:"timeZone"`
 			} `json:"customer"`
 		} `json:"results"`
 	}
@@ -192,7 +195,7 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 	if err != nil {
 		return channels.Page{}, err
 	}
-	cs := cursor{Req: fingerprint(level, req.Window)}
+	cs := cursor{Req: cursorx.Fingerprint(level, req.Window)}
 	if cur != "" {
 		if cs, err = decodeCursor(cur, cs.Req); err != nil {
 			return channels.Page{}, err
@@ -289,22 +292,16 @@ func normalizeLevel(l channels.Level) (channels.Level, error) {
 
 // badResponse is a 2xx answer that cannot be understood; a retry may get a whole one.
 func (c *Client) badResponse(acct channels.Account, what string, err error) error {
-	return &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindTransient,
-		Message: c.scrub(acct, fmt.Sprintf("unexpected %s response: %v", what, err))}
+	return httpx.BadResponse(channels.GoogleAds, what, err, c.secrets(acct)...)
 }
 
 // scrub removes every credential the client knows of from a message: Google echoes the
 // developer token in some errors (DEVELOPER_TOKEN_PROHIBITED).
 func (c *Client) scrub(acct channels.Account, msg string, more ...string) string {
-	secrets := append([]string{acct.Token, acct.RefreshToken, c.o.ClientSecret, c.o.DeveloperToken}, more...)
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		msg = strings.ReplaceAll(msg, s, redacted)
-		if esc := url.QueryEscape(s); esc != s {
-			msg = strings.ReplaceAll(msg, esc, redacted)
-		}
-	}
-	return msg
+	return httpx.Scrub(msg, c.secrets(acct, more...)...)
+}
+
+// secrets lists the credentials of acct and of the client, and more.
+func (c *Client) secrets(acct channels.Account, more ...string) []string {
+	return append([]string{acct.Token, acct.RefreshToken, c.o.ClientSecret, c.o.DeveloperToken}, more...)
 }

@@ -1,10 +1,8 @@
 package googleads
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
 )
 
 // cursor is the state of a read between ReadPage calls. It is stored in the database and in
@@ -18,25 +16,18 @@ type cursor struct {
 	Restarts int `json:"restarts,omitempty"`
 }
 
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return string(b)
-}
+func (c cursor) encode() string { return cursorx.Encode(c) }
 
 // decodeCursor parses a cursor and checks that it belongs to the request fp.
 func decodeCursor(s, fp string) (cursor, error) {
-	var c cursor
-	if err := json.Unmarshal([]byte(s), &c); err != nil || c.Req == "" || c.PageToken == "" || c.Restarts < 0 {
-		return cursor{}, &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindBadRequest,
-			Message: fmt.Sprintf("invalid google ads cursor %q", s)}
+	c, err := cursorx.Decode(channels.GoogleAds, "google ads", s, func(c cursor) bool {
+		return c.Req != "" && c.PageToken != "" && c.Restarts >= 0
+	})
+	if err != nil {
+		return cursor{}, err
 	}
 	if c.Req != fp {
-		return cursor{}, &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindBadRequest,
-			Message: fmt.Sprintf("cursor belongs to another read (%s), not %s", c.Req, fp)}
+		return cursor{}, cursorx.Mismatch(channels.GoogleAds, c.Req, fp)
 	}
 	return c, nil
-}
-
-func fingerprint(level channels.Level, w channels.Window) string {
-	return fmt.Sprintf("%s:%s", level, w.String())
 }

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // rpcStatus is the "error" object of Google's RPC error envelope.
@@ -173,7 +174,7 @@ func classify(status int, body []byte, defaultBackoff time.Duration) (*channels.
 	if f.found {
 		e.Message = f.describe()
 	} else {
-		e.Message = fmt.Sprintf("HTTP %d without a Google error envelope: %s", status, snippet(body))
+		e.Message = fmt.Sprintf("HTTP %d without a Google error envelope: %s", status, httpx.Snippet(body))
 	}
 	switch st := f.status.Status; {
 	case st == "RESOURCE_EXHAUSTED" || status == http.StatusTooManyRequests || f.hasKind("quotaError"):
@@ -205,44 +206,21 @@ func classify(status int, body []byte, defaultBackoff time.Duration) (*channels.
 //   - anything else (invalid_client, invalid_request, ...): KindBadRequest, a configuration
 //     problem of ours.
 func ClassifyTokenError(status int, h http.Header, body []byte, defaultBackoff time.Duration) *channels.Error {
-	var r struct {
-		Error            string `json:"error"`
-		ErrorDescription string `json:"error_description"`
-	}
-	_ = json.Unmarshal(body, &r)
-	e := &channels.Error{Channel: channels.GoogleAds, HTTPStatus: status}
-	if r.Error != "" {
-		e.Message = "token endpoint: " + r.Error
-		if r.ErrorDescription != "" {
-			e.Message += ": " + r.ErrorDescription
-		}
-	} else {
-		e.Message = fmt.Sprintf("token endpoint: HTTP %d: %s", status, snippet(body))
-	}
+	code, msg := googleauth.ErrorResponse(status, body)
+	e := &channels.Error{Channel: channels.GoogleAds, HTTPStatus: status, Message: msg}
 	switch {
-	case r.Error == "invalid_grant" || r.Error == "unauthorized_client":
+	case code == "invalid_grant" || code == "unauthorized_client":
 		e.Kind = channels.KindAuth
-	case status == http.StatusTooManyRequests || r.Error == "slow_down":
+	case status == http.StatusTooManyRequests || code == "slow_down":
 		e.Kind = channels.KindRateLimited
 		e.RetryAfter = defaultBackoff
-		if secs, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && secs > 0 {
-			e.RetryAfter = time.Duration(secs) * time.Second
+		if d := httpx.RetryAfter(h); d > 0 {
+			e.RetryAfter = d
 		}
-	case status >= 500 || r.Error == "temporarily_unavailable":
+	case status >= 500 || code == "temporarily_unavailable":
 		e.Kind = channels.KindTransient
 	default:
 		e.Kind = channels.KindBadRequest
 	}
 	return e
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 const (
@@ -288,7 +290,7 @@ func TestDecimalMicros(t *testing.T) {
 		{"abc", 0, false},
 		{"1e30", 0, false},
 	} {
-		got, err := decimalMicros("f", jsonText(tc.in))
+		got, err := decimalMicros("f", jsonx.Text(tc.in))
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("decimalMicros(%q) = %d, %v; want %d ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
@@ -541,7 +543,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	if !isKind(err, channels.KindBadRequest) {
 		t.Fatalf("err %v", err)
 	}
-	if s := err.Error(); strings.Contains(s, testDevToken) || strings.Contains(s, "ya29.minted-1") || !strings.Contains(s, redacted) {
+	if s := err.Error(); strings.Contains(s, testDevToken) || strings.Contains(s, "ya29.minted-1") || !strings.Contains(s, httpx.Redacted) {
 		t.Errorf("error leaks a secret: %s", s)
 	}
 }

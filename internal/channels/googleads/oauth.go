@@ -2,18 +2,17 @@ package googleads
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 const (
@@ -26,47 +25,10 @@ const (
 	maxTokenResponse     = 1 << 20
 )
 
-// tokenCache holds the access tokens minted per refresh token. Entries are keyed by a hash
-// so the map holds no refresh token.
-type tokenCache struct {
-	mu      sync.Mutex
-	entries map[[sha256.Size]byte]*tokenEntry
-}
-
-type tokenEntry struct {
-	// lock is held while the entry is read or refreshed, so concurrent reads of one
-	// account mint one token; it is a channel so that waiting honours the context.
-	lock   chan struct{}
-	token  string
-	expiry time.Time
-}
-
-func newTokenCache() *tokenCache {
-	return &tokenCache{entries: map[[sha256.Size]byte]*tokenEntry{}}
-}
-
-func (tc *tokenCache) entry(refreshToken string) *tokenEntry {
-	k := sha256.Sum256([]byte(refreshToken))
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	e, ok := tc.entries[k]
-	if !ok {
-		e = &tokenEntry{lock: make(chan struct{}, 1)}
-		tc.entries[k] = e
-	}
-	return e
-}
-
-func (tc *tokenCache) forget(refreshToken string) {
-	k := sha256.Sum256([]byte(refreshToken))
-	tc.mu.Lock()
-	delete(tc.entries, k)
-	tc.mu.Unlock()
-}
-
 // accessToken returns the bearer token of a call: acct.Token without a refresh token, else a
 // cached access token minted from it. stale is a token the API just rejected; it is never
-// returned again.
+// returned again. A refresh token the endpoint rejects (KindAuth) is forgotten, so that no
+// access token minted from it is used again.
 func (c *Client) accessToken(ctx context.Context, acct channels.Account, stale string) (string, error) {
 	if acct.RefreshToken == "" {
 		if acct.Token == "" {
@@ -74,28 +36,18 @@ func (c *Client) accessToken(ctx context.Context, acct channels.Account, stale s
 		}
 		return acct.Token, nil
 	}
-	e := c.tokens.entry(acct.RefreshToken)
-	select {
-	case e.lock <- struct{}{}:
-	case <-ctx.Done():
-		return "", fmt.Errorf("google ads: wait for access token: %w", ctx.Err())
-	}
-	defer func() { <-e.lock }()
-	if e.token != "" && e.token != stale && c.o.Now().Before(e.expiry) {
-		return e.token, nil
-	}
-	start := c.o.Now()
-	token, lifetime, err := c.refresh(ctx, acct)
-	if err != nil {
-		if pe, ok := channels.AsError(err); ok && pe.Kind == channels.KindAuth {
-			c.tokens.forget(acct.RefreshToken)
+	token, err := c.tokens.Token(ctx, acct.RefreshToken, stale, func(ctx context.Context) (string, time.Duration, error) {
+		token, lifetime, err := c.refresh(ctx, acct)
+		if err != nil {
+			return "", 0, err
 		}
-		return "", err
+		c.o.Logger.InfoContext(ctx, "google ads access token refreshed", "expires_in", lifetime)
+		return token, lifetime - min(tokenExpiryMargin, lifetime/10), nil
+	})
+	if pe, ok := channels.AsError(err); ok && pe.Kind == channels.KindAuth {
+		c.tokens.Forget(acct.RefreshToken)
 	}
-	e.token = token
-	e.expiry = start.Add(lifetime - min(tokenExpiryMargin, lifetime/10))
-	c.o.Logger.InfoContext(ctx, "google ads access token refreshed", "expires_in", lifetime)
-	return token, nil
+	return token, err
 }
 
 // refresh runs the refresh_token grant against the token endpoint (channel-apis.md §6).
@@ -111,22 +63,14 @@ func (c *Client) refresh(ctx context.Context, acct channels.Account) (string, ti
 		form.Set("client_secret", c.o.ClientSecret)
 	}
 	what := "token endpoint"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, strings.NewReader(form.Encode()))
+	req, err := googleauth.NewRefreshRequest(ctx, c.tokenURL, userAgent, form)
 	if err != nil {
 		return "", 0, &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindBadRequest,
 			Message: c.scrub(acct, fmt.Sprintf("%s: build request: %v", what, err))}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.o.HTTPClient.Do(req)
+	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxTokenResponse)
 	if err != nil {
 		return "", 0, c.transportError(ctx, acct, what, err, "")
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
-	if err != nil {
-		return "", 0, c.transportError(ctx, acct, what, fmt.Errorf("read body: %w", err), "")
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := ClassifyTokenError(resp.StatusCode, resp.Header, data, c.o.DefaultRateLimitBackoff)
@@ -136,9 +80,9 @@ func (c *Client) refresh(ctx context.Context, acct channels.Account) (string, ti
 		return "", 0, e
 	}
 	var r struct {
-		AccessToken string   `json:"access_token"`
-		ExpiresIn   jsonText `json:"expires_in"`
-		TokenType   string   `json:"token_type"`
+		AccessToken string     `json:"access_token"`
+		ExpiresIn   jsonx.Text `json:"expires_in"`
+		TokenType   string     `json:"token_type"`
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
 		return "", 0, c.badResponse(acct, what, err)

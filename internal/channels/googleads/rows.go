@@ -1,16 +1,14 @@
 package googleads
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
 )
 
@@ -27,25 +25,25 @@ type searchRow struct {
 		CurrencyCode string `json:"currencyCode"`
 	} `json:"customer"`
 	Campaign struct {
-		ID   jsonText `json:"id"`
-		Name string   `json:"name"`
+		ID   jsonx.Text `json:"id"`
+		Name string     `json:"name"`
 	} `json:"campaign"`
 	AdGroup struct {
-		ID   jsonText `json:"id"`
-		Name string   `json:"name"`
+		ID   jsonx.Text `json:"id"`
+		Name string     `json:"name"`
 	} `json:"adGroup"`
 	AdGroupAd struct {
 		Ad struct {
-			ID   jsonText `json:"id"`
-			Name string   `json:"name"`
+			ID   jsonx.Text `json:"id"`
+			Name string     `json:"name"`
 		} `json:"ad"`
 	} `json:"adGroupAd"`
 	Metrics struct {
-		CostMicros       jsonText `json:"costMicros"`
-		Impressions      jsonText `json:"impressions"`
-		Clicks           jsonText `json:"clicks"`
-		Conversions      jsonText `json:"conversions"`
-		ConversionsValue jsonText `json:"conversionsValue"`
+		CostMicros       jsonx.Text `json:"costMicros"`
+		Impressions      jsonx.Text `json:"impressions"`
+		Clicks           jsonx.Text `json:"clicks"`
+		Conversions      jsonx.Text `json:"conversions"`
+		ConversionsValue jsonx.Text `json:"conversionsValue"`
 	} `json:"metrics"`
 	Segments struct {
 		Date string `json:"date"`
@@ -78,13 +76,13 @@ func normalizeRow(customerID string, level channels.Level, r searchRow) (channel
 	}
 	row.Date = d
 	m := r.Metrics
-	if row.SpendMicros, err = parseInt("metrics.costMicros", m.CostMicros); err != nil {
+	if row.SpendMicros, err = m.CostMicros.Int("metrics.costMicros"); err != nil {
 		return channels.AdRow{}, err
 	}
-	if row.Impressions, err = parseInt("metrics.impressions", m.Impressions); err != nil {
+	if row.Impressions, err = m.Impressions.Int("metrics.impressions"); err != nil {
 		return channels.AdRow{}, err
 	}
-	if row.Clicks, err = parseInt("metrics.clicks", m.Clicks); err != nil {
+	if row.Clicks, err = m.Clicks.Int("metrics.clicks"); err != nil {
 		return channels.AdRow{}, err
 	}
 	if row.ConversionsMicros, err = decimalMicros("metrics.conversions", m.Conversions); err != nil {
@@ -96,24 +94,13 @@ func normalizeRow(customerID string, level channels.Level, r searchRow) (channel
 	return row, nil
 }
 
-func parseInt(field string, v jsonText) (int64, error) {
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("field %s: %q is not an integer", field, string(v))
-	}
-	return n, nil
-}
-
 var microsPerUnit = big.NewInt(money.MicrosPerUnit)
 
 // decimalMicros converts the JSON text of a double to micros without floating point. Most
 // values are plain decimals with at most six places (money.ParseMicros). Data-driven
 // attribution produces fractions such as 0.33333333333333331, and proto3 JSON may write
 // 1.5E-7; those are parsed exactly as decimals and rounded half away from zero to micros.
-func decimalMicros(field string, v jsonText) (int64, error) {
+func decimalMicros(field string, v jsonx.Text) (int64, error) {
 	s := string(v)
 	if s == "" {
 		return 0, nil
@@ -146,25 +133,4 @@ func decimalMicros(field string, v jsonText) (int64, error) {
 		return bad("is out of range")
 	}
 	return q.Int64(), nil
-}
-
-// jsonText decodes a JSON string, or the raw text of any other JSON value (int64 arrive as
-// strings, doubles as numbers whose exact text matters); null decodes to "".
-type jsonText string
-
-func (t *jsonText) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*t = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = jsonText(s)
-	default:
-		*t = jsonText(b)
-	}
-	return nil
 }

@@ -10,7 +10,6 @@
 package meta
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,9 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 // Defaults of Options.
@@ -42,7 +44,6 @@ const MaxReportRestarts = 3
 
 const (
 	maxResponseBytes   = 64 << 20
-	redacted           = "[REDACTED]"
 	userAgent          = "omnitrackiq-meta-connector"
 	statusJobCompleted = "Job Completed"
 	statusJobFailed    = "Job Failed"
@@ -119,18 +120,7 @@ func New(o Options) *Client {
 		o.Now = time.Now
 	}
 	c := &Client{o: o}
-	u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-	switch {
-	case err != nil:
-		c.baseErr = fmt.Errorf("invalid base URL: %v", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		c.baseErr = fmt.Errorf("invalid base URL %q: scheme must be http or https", o.BaseURL)
-	case u.Host == "":
-		c.baseErr = fmt.Errorf("invalid base URL %q: no host", o.BaseURL)
-	default:
-		u.RawQuery, u.Fragment, u.RawPath = "", "", ""
-		c.base = u
-	}
+	c.base, c.baseErr = httpx.ParseBaseURL("base URL", o.BaseURL)
 	return c
 }
 
@@ -181,7 +171,7 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 	if err != nil {
 		return channels.Page{}, err
 	}
-	fp := fingerprint(level, req.Window)
+	fp := cursorx.Fingerprint(level, req.Window)
 	if cur == "" {
 		return c.startRun(ctx, acct.Token, id, level, req.Window, fp, 0)
 	}
@@ -190,8 +180,7 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 		return channels.Page{}, err
 	}
 	if cs.Req != fp {
-		return channels.Page{}, &channels.Error{Channel: channels.Meta, Kind: channels.KindBadRequest,
-			Message: fmt.Sprintf("cursor belongs to another read (%s), not %s", cs.Req, fp)}
+		return channels.Page{}, cursorx.Mismatch(channels.Meta, cs.Req, fp)
 	}
 	if cs.Phase == phaseRows {
 		return c.readRows(ctx, acct.Token, id, level, req.Window, cs)
@@ -258,7 +247,7 @@ func (c *Client) startRun(ctx context.Context, token, id string, level channels.
 		return channels.Page{}, err
 	}
 	var r struct {
-		ReportRunID jsonText `json:"report_run_id"`
+		ReportRunID jsonx.Text `json:"report_run_id"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return channels.Page{}, c.badResponse(token, "report start", err)
@@ -283,8 +272,8 @@ func (c *Client) poll(ctx context.Context, token, id string, level channels.Leve
 		return channels.Page{}, err
 	}
 	var st struct {
-		AsyncStatus            string   `json:"async_status"`
-		AsyncPercentCompletion jsonText `json:"async_percent_completion"`
+		AsyncStatus            string     `json:"async_status"`
+		AsyncPercentCompletion jsonx.Text `json:"async_percent_completion"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
 		return channels.Page{}, c.badResponse(token, "report status", err)
@@ -354,7 +343,7 @@ func (c *Client) readRows(ctx context.Context, token, id string, level channels.
 		row, err := normalizeRow(id, level, raw)
 		if err != nil {
 			return channels.Page{}, &channels.Error{Channel: channels.Meta, Kind: channels.KindBadRequest,
-				Message: scrub(fmt.Sprintf("report run %s row %d: %v", cs.Run, i, err), token)}
+				Message: httpx.Scrub(fmt.Sprintf("report run %s row %d: %v", cs.Run, i, err), token)}
 		}
 		rows = append(rows, row)
 	}
@@ -401,7 +390,7 @@ func (c *Client) call(ctx context.Context, token, method string, segs []string, 
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, nil, &channels.Error{Channel: channels.Meta, Kind: channels.KindBadRequest,
-			Message: scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
+			Message: httpx.Scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -409,14 +398,9 @@ func (c *Client) call(ctx context.Context, token, method string, segs []string, 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	start := time.Now()
-	resp, err := c.o.HTTPClient.Do(req)
+	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxResponseBytes)
 	if err != nil {
 		return nil, nil, c.transportError(ctx, what, err, token)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, nil, c.transportError(ctx, what, fmt.Errorf("read body: %w", err), token)
 	}
 	c.o.Logger.DebugContext(ctx, "meta call", "request", what, "status", resp.StatusCode,
 		"duration", time.Since(start).Round(time.Millisecond))
@@ -424,7 +408,7 @@ func (c *Client) call(ctx context.Context, token, method string, segs []string, 
 		return data, resp.Header, nil
 	}
 	e := ClassifyError(resp.StatusCode, resp.Header, data, c.o.DefaultRateLimitBackoff)
-	e.Message = scrub(e.Message, token)
+	e.Message = httpx.Scrub(e.Message, token)
 	c.o.Logger.InfoContext(ctx, "meta call failed", "request", what, "status", resp.StatusCode,
 		"kind", e.Kind.String(), "code", e.Code, "retry_after", e.RetryAfter)
 	return nil, resp.Header, e
@@ -433,53 +417,11 @@ func (c *Client) call(ctx context.Context, token, method string, segs []string, 
 // transportError turns a client-side failure into an error without the request URL:
 // *url.Error prints the full URL, query (and token) included.
 func (c *Client) transportError(ctx context.Context, what string, err error, token string) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("meta %s: %w", what, ctxErr)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &channels.Error{Channel: channels.Meta, Kind: channels.KindTransient,
-		Message: scrub(fmt.Sprintf("%s: %v", what, err), token)}
+	return httpx.TransportError(ctx, channels.Meta, "meta", what, err, token)
 }
 
 // badResponse is a 2xx answer that cannot be understood. Meta sometimes sends corrupt JSON
 // with a 200 (the Python SDK's FacebookBadObjectError), which a retry fixes.
 func (c *Client) badResponse(token, what string, err error) error {
-	return &channels.Error{Channel: channels.Meta, Kind: channels.KindTransient,
-		Message: scrub(fmt.Sprintf("unexpected %s response: %v", what, err), token)}
-}
-
-// scrub removes the token, raw and query-escaped, from a message.
-func scrub(msg, token string) string {
-	if token == "" {
-		return msg
-	}
-	msg = strings.ReplaceAll(msg, token, redacted)
-	if esc := url.QueryEscape(token); esc != token {
-		msg = strings.ReplaceAll(msg, esc, redacted)
-	}
-	return msg
-}
-
-// jsonText decodes a JSON string, or the raw text of any other JSON value (Meta sends numbers
-// as strings, fakes and older versions sometimes as numbers); null decodes to "".
-type jsonText string
-
-func (t *jsonText) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*t = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = jsonText(s)
-	default:
-		*t = jsonText(b)
-	}
-	return nil
+	return httpx.BadResponse(channels.Meta, what, err, token)
 }

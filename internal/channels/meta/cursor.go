@@ -1,10 +1,8 @@
 package meta
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
 )
 
 const (
@@ -30,20 +28,10 @@ type cursor struct {
 	Req string `json:"req"`
 }
 
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return string(b)
-}
+func (c cursor) encode() string { return cursorx.Encode(c) }
 
 func decodeCursor(s string) (cursor, error) {
-	var c cursor
-	if err := json.Unmarshal([]byte(s), &c); err != nil || c.Run == "" || (c.Phase != phasePoll && c.Phase != phaseRows) {
-		return cursor{}, &channels.Error{Channel: channels.Meta, Kind: channels.KindBadRequest,
-			Message: fmt.Sprintf("invalid meta cursor %q", s)}
-	}
-	return c, nil
-}
-
-func fingerprint(level channels.Level, w channels.Window) string {
-	return fmt.Sprintf("%s:%s", level, w.String())
+	return cursorx.Decode(channels.Meta, "meta", s, func(c cursor) bool {
+		return c.Run != "" && (c.Phase == phasePoll || c.Phase == phaseRows)
+	})
 }

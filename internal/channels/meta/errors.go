@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // graphError is the Graph API error envelope's "error" object.
@@ -77,7 +78,7 @@ func ClassifyError(status int, h http.Header, body []byte, defaultBackoff time.D
 		return e
 	}
 	if g == nil {
-		e.Message = fmt.Sprintf("HTTP %d without a Graph API error: %s", status, snippet(body))
+		e.Message = fmt.Sprintf("HTTP %d without a Graph API error: %s", status, httpx.Snippet(body))
 		switch {
 		case status == http.StatusTooManyRequests:
 			return rateLimited()
@@ -130,15 +131,4 @@ func describe(g *graphError) string {
 		msg += " [" + strings.Join(extra, ", ") + "]"
 	}
 	return msg
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
 )
 
 const testToken = "EAAB-secret+token/with=chars"
@@ -454,7 +455,7 @@ func TestReadPageRestartsFailedRuns(t *testing.T) {
 
 	// A fifth failure in a row gives up with a transient error instead of looping.
 	scriptedRun(f, "105", 0, "Job Failed", nil)
-	dead := cursor{Run: "105", Phase: phasePoll, Restarts: MaxReportRestarts, Req: fingerprint(channels.LevelAd, req.Window)}
+	dead := cursor{Run: "105", Phase: phasePoll, Restarts: MaxReportRestarts, Req: cursorx.Fingerprint(channels.LevelAd, req.Window)}
 	_, err := c.ReadPage(context.Background(), acct("42"), req, dead.encode())
 	pe, ok := channels.AsError(err)
 	if !ok || pe.Kind != channels.KindTransient || !strings.Contains(pe.Message, "105") {
@@ -474,7 +475,7 @@ func TestReadPageJobTimeoutRestarts(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	c := f.client(Options{Now: func() time.Time { return now }, JobTimeout: time.Hour})
 	req := channels.ReadRequest{Window: window(t, "2024-01-01", "2024-01-01"), Level: channels.LevelAd}
-	cur := cursor{Run: "1", Phase: phasePoll, Started: now.Add(-59 * time.Minute).Unix(), Req: fingerprint(channels.LevelAd, req.Window)}
+	cur := cursor{Run: "1", Phase: phasePoll, Started: now.Add(-59 * time.Minute).Unix(), Req: cursorx.Fingerprint(channels.LevelAd, req.Window)}
 	p, err := c.ReadPage(context.Background(), acct("42"), req, cur.encode())
 	if err != nil || p.Next != cur.encode() || p.Wait != 7*time.Second {
 		t.Fatalf("running job: %+v, %v", p, err)
@@ -499,7 +500,7 @@ func TestReadPageEmptyPageAfterLast(t *testing.T) {
 	})
 	c := f.client(Options{})
 	req := channels.ReadRequest{Window: window(t, "2024-01-01", "2024-01-01"), Level: channels.LevelCampaign}
-	fp := fingerprint(channels.LevelCampaign, req.Window)
+	fp := cursorx.Fingerprint(channels.LevelCampaign, req.Window)
 	for _, after := range []string{"b", "end"} {
 		cur := cursor{Run: "5", Phase: phaseRows, After: after, Req: fp}
 		p, err := c.ReadPage(context.Background(), acct("42"), req, cur.encode())
@@ -529,7 +530,7 @@ func TestReadPageMalformedNumber(t *testing.T) {
 		scriptedRun(f, "5", 0, "Job Completed", map[string]string{"": `{"data":[` + tc.row + `]}`})
 		c := f.client(Options{})
 		req := channels.ReadRequest{Window: window(t, "2024-01-01", "2024-01-01"), Level: channels.LevelCampaign}
-		cur := cursor{Run: "5", Phase: phasePoll, Req: fingerprint(channels.LevelCampaign, req.Window)}
+		cur := cursor{Run: "5", Phase: phasePoll, Req: cursorx.Fingerprint(channels.LevelCampaign, req.Window)}
 		_, err := c.ReadPage(context.Background(), acct("42"), req, cur.encode())
 		pe, ok := channels.AsError(err)
 		if !ok || pe.Kind != channels.KindBadRequest || !strings.Contains(pe.Message, "field "+tc.field) {
@@ -543,7 +544,7 @@ func TestReadPageNumbersAsJSONNumbers(t *testing.T) {
 	scriptedRun(f, "5", 0, "Job Completed", map[string]string{"": `{"data":[{"date_start":"2024-01-01","campaign_id":2385,"spend":3.5,"impressions":10,"clicks":null}]}`})
 	c := f.client(Options{})
 	req := channels.ReadRequest{Window: window(t, "2024-01-01", "2024-01-01"), Level: channels.LevelCampaign}
-	cur := cursor{Run: "5", Phase: phasePoll, Req: fingerprint(channels.LevelCampaign, req.Window)}
+	cur := cursor{Run: "5", Phase: phasePoll, Req: cursorx.Fingerprint(channels.LevelCampaign, req.Window)}
 	p, err := c.ReadPage(context.Background(), acct("42"), req, cur.encode())
 	if err != nil || len(p.Rows) != 1 || p.Rows[0].SpendMicros != 3_500_000 || p.Rows[0].Impressions != 10 || p.Rows[0].CampaignID != "2385" {
 		t.Fatalf("page = %+v, %v", p, err)
@@ -608,7 +609,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 	if pe, ok := channels.AsError(err); !ok || pe.Kind != channels.KindTransient {
 		t.Errorf("closed server: %v; want transient", err)
 	}
-	cur := cursor{Run: "5", Phase: phaseRows, After: "x", Req: fingerprint(channels.LevelAd, req.Window)}
+	cur := cursor{Run: "5", Phase: phaseRows, After: "x", Req: cursorx.Fingerprint(channels.LevelAd, req.Window)}
 	_, err = c.ReadPage(context.Background(), acct("42"), req, cur.encode())
 	check("closed server rows", err)
 
@@ -718,7 +719,7 @@ func TestPathSegmentsAreEscaped(t *testing.T) {
 	})
 	c := f.client(Options{})
 	req := channels.ReadRequest{Window: window(t, "2024-01-01", "2024-01-01"), Level: channels.LevelAd}
-	cur := cursor{Run: "../x/y?z", Phase: phasePoll, Req: fingerprint(channels.LevelAd, req.Window)}
+	cur := cursor{Run: "../x/y?z", Phase: phasePoll, Req: cursorx.Fingerprint(channels.LevelAd, req.Window)}
 	if _, err := c.ReadPage(context.Background(), acct("42"), req, cur.encode()); err != nil {
 		t.Fatal(err)
 	}

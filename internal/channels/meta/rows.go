@@ -2,34 +2,33 @@ package meta
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
-	"github.com/omnitrackiq/omnitrackiq/internal/money"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 // insightRow is one row of an insights page. Meta sends numbers as JSON strings.
 type insightRow struct {
 	AccountCurrency string       `json:"account_currency"`
-	CampaignID      jsonText     `json:"campaign_id"`
+	CampaignID      jsonx.Text   `json:"campaign_id"`
 	CampaignName    string       `json:"campaign_name"`
-	AdSetID         jsonText     `json:"adset_id"`
+	AdSetID         jsonx.Text   `json:"adset_id"`
 	AdSetName       string       `json:"adset_name"`
-	AdID            jsonText     `json:"ad_id"`
+	AdID            jsonx.Text   `json:"ad_id"`
 	AdName          string       `json:"ad_name"`
 	DateStart       string       `json:"date_start"`
-	Spend           jsonText     `json:"spend"`
-	Impressions     jsonText     `json:"impressions"`
-	Clicks          jsonText     `json:"clicks"`
+	Spend           jsonx.Text   `json:"spend"`
+	Impressions     jsonx.Text   `json:"impressions"`
+	Clicks          jsonx.Text   `json:"clicks"`
 	Actions         []actionStat `json:"actions"`
 	ActionValues    []actionStat `json:"action_values"`
 }
 
 // actionStat is one entry of `actions` or `action_values` (AdsActionStats).
 type actionStat struct {
-	ActionType string   `json:"action_type"`
-	Value      jsonText `json:"value"`
+	ActionType string     `json:"action_type"`
+	Value      jsonx.Text `json:"value"`
 }
 
 // normalizeRow maps a row of the given level to an AdRow. Missing metrics are zero; a
@@ -55,13 +54,13 @@ func normalizeRow(accountID string, level channels.Level, r insightRow) (channel
 		return channels.AdRow{}, fmt.Errorf("field date_start: %q is not a YYYY-MM-DD date", r.DateStart)
 	}
 	row.Date = d
-	if row.SpendMicros, err = parseMoney("spend", r.Spend); err != nil {
+	if row.SpendMicros, err = r.Spend.Micros("spend"); err != nil {
 		return channels.AdRow{}, err
 	}
-	if row.Impressions, err = parseCount("impressions", r.Impressions); err != nil {
+	if row.Impressions, err = r.Impressions.Int("impressions"); err != nil {
 		return channels.AdRow{}, err
 	}
-	if row.Clicks, err = parseCount("clicks", r.Clicks); err != nil {
+	if row.Clicks, err = r.Clicks.Int("clicks"); err != nil {
 		return channels.AdRow{}, err
 	}
 	if row.ConversionsMicros, err = actionMicros("actions", r.Actions); err != nil {
@@ -73,34 +72,12 @@ func normalizeRow(accountID string, level channels.Level, r insightRow) (channel
 	return row, nil
 }
 
-func parseMoney(field string, v jsonText) (int64, error) {
-	if v == "" {
-		return 0, nil
-	}
-	m, err := money.ParseMicros(string(v))
-	if err != nil {
-		return 0, fmt.Errorf("field %s: %v", field, err)
-	}
-	return m, nil
-}
-
-func parseCount(field string, v jsonText) (int64, error) {
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("field %s: %q is not an integer", field, string(v))
-	}
-	return n, nil
-}
-
 // actionMicros is the value of the entry whose action_type is exactly "purchase": not
 // omni_purchase or offsite_conversion.fb_pixel_purchase, which count the same purchases again.
 func actionMicros(field string, stats []actionStat) (int64, error) {
 	for _, s := range stats {
 		if s.ActionType == actionTypePurchase {
-			return parseMoney(field+"[purchase].value", s.Value)
+			return s.Value.Micros(field + "[purchase].value")
 		}
 	}
 	return 0, nil

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // Defaults of Options.
@@ -43,7 +43,6 @@ const MaxPageSize = 250
 const (
 	maxResponseBytes = 64 << 20
 	maxCursorLen     = 4096
-	redacted         = "[REDACTED]"
 	userAgent        = "omnitrackiq-shopify-connector"
 	tokenHeader      = "X-Shopify-Access-Token"
 	shopSuffix       = ".myshopify.com"
@@ -102,16 +101,10 @@ func New(o Options) *Client {
 	case !validVersion(o.APIVersion):
 		c.baseErr = fmt.Errorf("invalid API version %q (want YYYY-MM or unstable)", o.APIVersion)
 	case o.BaseURL != "":
-		u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-		switch {
-		case err != nil:
-			c.baseErr = fmt.Errorf("invalid base URL: %v", err)
-		case u.Scheme != "http" && u.Scheme != "https":
-			c.baseErr = fmt.Errorf("invalid base URL %q: scheme must be http or https", o.BaseURL)
-		case u.Host == "":
-			c.baseErr = fmt.Errorf("invalid base URL %q: no host", o.BaseURL)
-		default:
-			u.RawQuery, u.Fragment, u.RawPath, u.User = "", "", "", nil
+		if u, err := httpx.ParseBaseURL("base URL", o.BaseURL); err != nil {
+			c.baseErr = err
+		} else {
+			u.User = nil // never send credentials of the URL to every shop's calls
 			c.base = u
 		}
 	}
@@ -225,7 +218,7 @@ func (c *Client) ReadOrders(ctx context.Context, acct channels.Account, req chan
 		o, err := parseOrder(raw, shop)
 		if err != nil {
 			return channels.OrdersPage{}, &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest,
-				Message: scrub(fmt.Sprintf("orders page order %d: %v", i, err), acct.Token)}
+				Message: httpx.Scrub(fmt.Sprintf("orders page order %d: %v", i, err), acct.Token)}
 		}
 		page.Orders = append(page.Orders, o)
 	}
@@ -297,20 +290,15 @@ func (c *Client) call(ctx context.Context, token string, base *url.URL, resource
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, nil, &channels.Error{Channel: channels.Shopify, Kind: channels.KindBadRequest,
-			Message: scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
+			Message: httpx.Scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
 	}
 	req.Header.Set(tokenHeader, token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	resp, data, err := httpx.Do(c.http, req, maxResponseBytes)
 	if err != nil {
 		return nil, nil, transportError(ctx, what, err, token)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, nil, transportError(ctx, what, fmt.Errorf("read body: %w", err), token)
 	}
 	c.o.Logger.DebugContext(ctx, "shopify call", "request", what, "status", resp.StatusCode,
 		"call_limit", resp.Header.Get(CallLimitHeader), "duration", time.Since(start).Round(time.Millisecond))
@@ -318,7 +306,7 @@ func (c *Client) call(ctx context.Context, token string, base *url.URL, resource
 		return data, resp.Header, nil
 	}
 	e := ClassifyError(resp.StatusCode, resp.Header, data)
-	e.Message = scrub(e.Message, token)
+	e.Message = httpx.Scrub(e.Message, token)
 	c.o.Logger.InfoContext(ctx, "shopify call failed", "request", what, "status", resp.StatusCode,
 		"kind", e.Kind.String(), "retry_after", e.RetryAfter)
 	return nil, resp.Header, e
@@ -327,32 +315,11 @@ func (c *Client) call(ctx context.Context, token string, base *url.URL, resource
 // transportError turns a client-side failure into an error without the request URL, which
 // *url.Error would print with its query.
 func transportError(ctx context.Context, what string, err error, token string) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("shopify %s: %w", what, ctxErr)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &channels.Error{Channel: channels.Shopify, Kind: channels.KindTransient,
-		Message: scrub(fmt.Sprintf("%s: %v", what, err), token)}
+	return httpx.TransportError(ctx, channels.Shopify, "shopify", what, err, token)
 }
 
 // badResponse is a 2xx answer that cannot be understood: most likely a truncated or
 // proxied body, which a retry fixes.
 func badResponse(token, what string, err error) error {
-	return &channels.Error{Channel: channels.Shopify, Kind: channels.KindTransient,
-		Message: scrub(fmt.Sprintf("unexpected %s response: %v", what, err), token)}
-}
-
-// scrub removes the token, raw and query-escaped, from a message.
-func scrub(msg, token string) string {
-	if token == "" {
-		return msg
-	}
-	msg = strings.ReplaceAll(msg, token, redacted)
-	if esc := url.QueryEscape(token); esc != token {
-		msg = strings.ReplaceAll(msg, esc, redacted)
-	}
-	return msg
+	return httpx.BadResponse(channels.Shopify, what, err, token)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 const testToken = "shpat_secret_token_123"
@@ -277,7 +278,7 @@ func TestErrorsAreClassifiedAndScrubbed(t *testing.T) {
 	c := f.client(Options{})
 	_, err := c.AccountInfo(context.Background(), testAcct)
 	pe, ok := channels.AsError(err)
-	if !ok || pe.Kind != channels.KindAuth || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), redacted) {
+	if !ok || pe.Kind != channels.KindAuth || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), httpx.Redacted) {
 		t.Errorf("echoed token: %v", err)
 	}
 	_, err = c.ReadOrders(context.Background(), testAcct, channels.OrdersRequest{}, "")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // ClassifyError turns a non-2xx Admin API response into a classified error:
@@ -81,7 +82,7 @@ func errorMessage(body []byte) string {
 			return env.Error
 		}
 	}
-	return snippet(body)
+	return httpx.Snippet(body)
 }
 
 func renderErrors(raw json.RawMessage) string {
@@ -123,15 +124,4 @@ func joinValues(l []any) string {
 		parts = append(parts, fmt.Sprint(v))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package shopify
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,13 +11,13 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
-	"github.com/omnitrackiq/omnitrackiq/internal/money"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 // wireOrder is the part of Shopify's order JSON the connector keeps. Ids are JSON numbers
-// above 2^53 in places, money fields are strings: both decode as jsonText, never float64.
+// above 2^53 in places, money fields are strings: both decode as jsonx.Text, never float64.
 type wireOrder struct {
-	ID              jsonText        `json:"id"`
+	ID              jsonx.Text      `json:"id"`
 	Name            string          `json:"name"`
 	Email           string          `json:"email"`
 	CreatedAt       string          `json:"created_at"`
@@ -27,10 +26,10 @@ type wireOrder struct {
 	CancelledAt     string          `json:"cancelled_at"`
 	Test            bool            `json:"test"`
 	Currency        string          `json:"currency"`
-	TotalPrice      jsonText        `json:"total_price"`
-	SubtotalPrice   jsonText        `json:"subtotal_price"`
-	TotalTax        jsonText        `json:"total_tax"`
-	TotalDiscounts  jsonText        `json:"total_discounts"`
+	TotalPrice      jsonx.Text      `json:"total_price"`
+	SubtotalPrice   jsonx.Text      `json:"subtotal_price"`
+	TotalTax        jsonx.Text      `json:"total_tax"`
+	TotalDiscounts  jsonx.Text      `json:"total_discounts"`
 	FinancialStatus string          `json:"financial_status"`
 	LandingSite     string          `json:"landing_site"`
 	ReferringSite   string          `json:"referring_site"`
@@ -41,32 +40,32 @@ type wireOrder struct {
 }
 
 type noteAttribute struct {
-	Name  string   `json:"name"`
-	Value jsonText `json:"value"`
+	Name  string     `json:"name"`
+	Value jsonx.Text `json:"value"`
 }
 
 // wireCustomer may be null (guest checkout) or redacted to {} without Protected Customer
 // Data access.
 type wireCustomer struct {
-	ID    jsonText `json:"id"`
-	Email string   `json:"email"`
+	ID    jsonx.Text `json:"id"`
+	Email string     `json:"email"`
 }
 
 type wireLineItem struct {
-	ID        jsonText `json:"id"`
-	ProductID jsonText `json:"product_id"`
-	VariantID jsonText `json:"variant_id"`
-	SKU       string   `json:"sku"`
-	Title     string   `json:"title"`
-	Quantity  jsonText `json:"quantity"`
-	Price     jsonText `json:"price"`
+	ID        jsonx.Text `json:"id"`
+	ProductID jsonx.Text `json:"product_id"`
+	VariantID jsonx.Text `json:"variant_id"`
+	SKU       string     `json:"sku"`
+	Title     string     `json:"title"`
+	Quantity  jsonx.Text `json:"quantity"`
+	Price     jsonx.Text `json:"price"`
 }
 
 // wireRefund is a refund inside an order, or the body of a refunds/create webhook.
 type wireRefund struct {
-	ID        jsonText `json:"id"`
-	OrderID   jsonText `json:"order_id"`
-	CreatedAt string   `json:"created_at"`
+	ID        jsonx.Text `json:"id"`
+	OrderID   jsonx.Text `json:"order_id"`
+	CreatedAt string     `json:"created_at"`
 	// Transactions is nil when the key is absent or null, and empty for "[]": the
 	// distinction decides whether refund_line_items are summed instead.
 	Transactions    []wireTransaction    `json:"transactions"`
@@ -74,14 +73,14 @@ type wireRefund struct {
 }
 
 type wireTransaction struct {
-	Kind   string   `json:"kind"`
-	Status string   `json:"status"`
-	Amount jsonText `json:"amount"`
+	Kind   string     `json:"kind"`
+	Status string     `json:"status"`
+	Amount jsonx.Text `json:"amount"`
 }
 
 // wireRefundLineItem's subtotal is a JSON number in the REST API.
 type wireRefundLineItem struct {
-	Subtotal jsonText `json:"subtotal"`
+	Subtotal jsonx.Text `json:"subtotal"`
 }
 
 // parseOrder decodes one order JSON object and normalizes it.
@@ -132,7 +131,7 @@ func normalizeOrder(shop string, w wireOrder) (channels.Order, error) {
 	}
 	for _, f := range []struct {
 		name string
-		v    jsonText
+		v    jsonx.Text
 		dst  *int64
 	}{
 		{"total_price", w.TotalPrice, &o.TotalMicros},
@@ -140,7 +139,7 @@ func normalizeOrder(shop string, w wireOrder) (channels.Order, error) {
 		{"total_tax", w.TotalTax, &o.TaxMicros},
 		{"total_discounts", w.TotalDiscounts, &o.DiscountsMicros},
 	} {
-		if *f.dst, err = parseMoney(f.name, f.v); err != nil {
+		if *f.dst, err = f.v.Micros(f.name); err != nil {
 			return channels.Order{}, err
 		}
 	}
@@ -195,7 +194,7 @@ func normalizeLineItem(li wireLineItem) (channels.LineItem, error) {
 		l.Quantity = q
 	}
 	var err error
-	if l.PriceMicros, err = parseMoney("price", li.Price); err != nil {
+	if l.PriceMicros, err = li.Price.Micros("price"); err != nil {
 		return channels.LineItem{}, err
 	}
 	return l, nil
@@ -218,7 +217,7 @@ func normalizeRefund(r wireRefund) (channels.Refund, error) {
 			if t.Kind != "refund" || t.Status != "success" {
 				continue
 			}
-			m, err := parseMoney(fmt.Sprintf("transactions[%d].amount", i), t.Amount)
+			m, err := t.Amount.Micros(fmt.Sprintf("transactions[%d].amount", i))
 			if err != nil {
 				return channels.Refund{}, err
 			}
@@ -227,7 +226,7 @@ func normalizeRefund(r wireRefund) (channels.Refund, error) {
 		return rf, nil
 	}
 	for i, li := range r.RefundLineItems {
-		m, err := parseMoney(fmt.Sprintf("refund_line_items[%d].subtotal", i), li.Subtotal)
+		m, err := li.Subtotal.Micros(fmt.Sprintf("refund_line_items[%d].subtotal", i))
 		if err != nil {
 			return channels.Refund{}, err
 		}
@@ -315,17 +314,6 @@ func parseTime(field, v string, required bool) (time.Time, error) {
 	return t, nil
 }
 
-func parseMoney(field string, v jsonText) (int64, error) {
-	if v == "" {
-		return 0, nil
-	}
-	m, err := money.ParseMicros(string(v))
-	if err != nil {
-		return 0, fmt.Errorf("field %s: %v", field, err)
-	}
-	return m, nil
-}
-
 func isDigits(s string) bool {
 	if s == "" {
 		return false
@@ -336,25 +324,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// jsonText decodes a JSON string, or the raw text of any other JSON value (ids arrive as
-// numbers beyond float64 precision; amounts as strings, sometimes numbers); null is "".
-type jsonText string
-
-func (t *jsonText) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*t = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = jsonText(s)
-	default:
-		*t = jsonText(b)
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 // referenceOrder is Shopify's documented order, with a customer email in mixed case, a note
@@ -150,7 +151,7 @@ func TestOrderUTMs(t *testing.T) {
 	notes := func(kv ...string) []noteAttribute {
 		var out []noteAttribute
 		for i := 0; i < len(kv); i += 2 {
-			out = append(out, noteAttribute{Name: kv[i], Value: jsonText(kv[i+1])})
+			out = append(out, noteAttribute{Name: kv[i], Value: jsonx.Text(kv[i+1])})
 		}
 		return out
 	}

@@ -18,9 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,6 +27,9 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 // Defaults of Options.
@@ -53,7 +54,6 @@ const (
 	pathReport         = "report/integrated/get/"
 	pathAdvertiserInfo = "advertiser/info/"
 	maxResponseBytes   = 64 << 20
-	redacted           = "[REDACTED]"
 	userAgent          = "omnitrackiq-tiktok-connector"
 	defaultLevel       = channels.LevelCampaign
 )
@@ -105,18 +105,7 @@ func New(o Options) *Client {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{o: o, currencies: map[string]string{}}
-	u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-	switch {
-	case err != nil:
-		c.baseErr = fmt.Errorf("invalid base URL: %v", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		c.baseErr = fmt.Errorf("invalid base URL %q: scheme must be http or https", o.BaseURL)
-	case u.Host == "":
-		c.baseErr = fmt.Errorf("invalid base URL %q: no host", o.BaseURL)
-	default:
-		u.RawQuery, u.Fragment, u.RawPath = "", "", ""
-		c.base = u
-	}
+	c.base, c.baseErr = httpx.ParseBaseURL("base URL", o.BaseURL)
 	return c
 }
 
@@ -159,11 +148,11 @@ func (c *Client) advertiserInfo(ctx context.Context, token, id string) (channels
 	}
 	var r struct {
 		List []struct {
-			AdvertiserID    jsonText `json:"advertiser_id"`
-			Name            string   `json:"name"`
-			Currency        string   `json:"currency"`
-			Timezone        string   `json:"timezone"`
-			DisplayTimezone string   `json:"display_timezone"`
+			AdvertiserID    jsonx.Text `json:"advertiser_id"`
+			Name            string     `json:"name"`
+			Currency        string     `json:"currency"`
+			Timezone        string     `json:"timezone"`
+			DisplayTimezone string     `json:"display_timezone"`
 		} `json:"list"`
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -221,15 +210,14 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 		return channels.Page{}, &channels.Error{Channel: channels.TikTok, Kind: channels.KindBadRequest,
 			Message: fmt.Sprintf("invalid window %s", req.Window)}
 	}
-	fp := fingerprint(level, req.Window)
+	fp := cursorx.Fingerprint(level, req.Window)
 	cs := cursor{Page: 1, Size: c.o.PageSize, Req: fp}
 	if cur != "" {
 		if cs, err = decodeCursor(cur); err != nil {
 			return channels.Page{}, err
 		}
 		if cs.Req != fp {
-			return channels.Page{}, &channels.Error{Channel: channels.TikTok, Kind: channels.KindBadRequest,
-				Message: fmt.Sprintf("cursor belongs to another read (%s), not %s", cs.Req, fp)}
+			return channels.Page{}, cursorx.Mismatch(channels.TikTok, cs.Req, fp)
 		}
 	}
 	from, to, ok := slice(req.Window, cs.Slice)
@@ -279,7 +267,7 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 		row, err := normalizeRow(id, cs.Currency, level, raw)
 		if err != nil {
 			return channels.Page{}, &channels.Error{Channel: channels.TikTok, Kind: channels.KindBadRequest,
-				Message: scrub(fmt.Sprintf("report %s..%s page %d row %d: %v", from.Format(channels.DateLayout),
+				Message: httpx.Scrub(fmt.Sprintf("report %s..%s page %d row %d: %v", from.Format(channels.DateLayout),
 					to.Format(channels.DateLayout), cs.Page, i, err), acct.Token)}
 		}
 		rows = append(rows, row)
@@ -345,37 +333,32 @@ func (c *Client) call(ctx context.Context, token, path string, q url.Values) (js
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &channels.Error{Channel: channels.TikTok, Kind: channels.KindBadRequest,
-			Message: scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
+			Message: httpx.Scrub(fmt.Sprintf("%s: build request: %v", what, err), token)}
 	}
 	req.Header.Set("Access-Token", token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	start := time.Now()
-	resp, err := c.o.HTTPClient.Do(req)
+	resp, body, err := httpx.Do(c.o.HTTPClient, req, maxResponseBytes)
 	if err != nil {
 		return nil, c.transportError(ctx, what, err, token)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, c.transportError(ctx, what, fmt.Errorf("read body: %w", err), token)
 	}
 	var env envelope
 	envErr := json.Unmarshal(body, &env)
 	log := c.o.Logger.With("request", what, "status", resp.StatusCode)
 	if resp.StatusCode != http.StatusOK {
 		e := ClassifyHTTP(resp.StatusCode, body, c.o.DefaultRateLimitBackoff)
-		e.Message = scrub(e.Message, token)
+		e.Message = httpx.Scrub(e.Message, token)
 		log.InfoContext(ctx, "tiktok call failed", "kind", e.Kind.String(), "code", e.Code)
 		return nil, e
 	}
 	if envErr != nil || env.Code == nil {
-		return nil, c.badResponse(token, path, fmt.Errorf("no code/message envelope: %s", snippet(body)))
+		return nil, c.badResponse(token, path, fmt.Errorf("no code/message envelope: %s", httpx.Snippet(body)))
 	}
 	if *env.Code != 0 {
 		e := ClassifyCode(*env.Code, env.Message, env.RequestID, c.o.DefaultRateLimitBackoff)
 		e.HTTPStatus = resp.StatusCode
-		e.Message = scrub(e.Message, token)
+		e.Message = httpx.Scrub(e.Message, token)
 		log.InfoContext(ctx, "tiktok call failed", "kind", e.Kind.String(), "code", e.Code,
 			"request_id", env.RequestID, "retry_after", e.RetryAfter)
 		return nil, e
@@ -399,53 +382,11 @@ type envelope struct {
 
 // transportError turns a client-side failure into an error without the request URL.
 func (c *Client) transportError(ctx context.Context, what string, err error, token string) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("tiktok %s: %w", what, ctxErr)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &channels.Error{Channel: channels.TikTok, Kind: channels.KindTransient,
-		Message: scrub(fmt.Sprintf("%s: %v", what, err), token)}
+	return httpx.TransportError(ctx, channels.TikTok, "tiktok", what, err, token)
 }
 
 // badResponse is an HTTP 200 answer that cannot be understood: a gateway's error page or a
 // truncated body, which a retry fixes.
 func (c *Client) badResponse(token, what string, err error) error {
-	return &channels.Error{Channel: channels.TikTok, Kind: channels.KindTransient,
-		Message: scrub(fmt.Sprintf("unexpected %s response: %v", what, err), token)}
-}
-
-// scrub removes the token, raw and query-escaped, from a message.
-func scrub(msg, token string) string {
-	if token == "" {
-		return msg
-	}
-	msg = strings.ReplaceAll(msg, token, redacted)
-	if esc := url.QueryEscape(token); esc != token {
-		msg = strings.ReplaceAll(msg, esc, redacted)
-	}
-	return msg
-}
-
-// jsonText decodes a JSON string, or the raw text of any other JSON value (TikTok sends
-// metrics as strings, ids sometimes as numbers); null decodes to "".
-type jsonText string
-
-func (t *jsonText) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*t = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = jsonText(s)
-	default:
-		*t = jsonText(b)
-	}
-	return nil
+	return httpx.BadResponse(channels.TikTok, what, err, token)
 }

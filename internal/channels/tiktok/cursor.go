@@ -1,10 +1,8 @@
 package tiktok
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/cursorx"
 )
 
 // cursor is the state of a read between ReadPage calls. It is stored in the database and in
@@ -23,20 +21,10 @@ type cursor struct {
 	Req string `json:"req"`
 }
 
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return string(b)
-}
+func (c cursor) encode() string { return cursorx.Encode(c) }
 
 func decodeCursor(s string) (cursor, error) {
-	var c cursor
-	if err := json.Unmarshal([]byte(s), &c); err != nil || c.Slice < 0 || c.Page < 1 || c.Size < 1 || c.Size > MaxPageSize || c.Req == "" {
-		return cursor{}, &channels.Error{Channel: channels.TikTok, Kind: channels.KindBadRequest,
-			Message: fmt.Sprintf("invalid tiktok cursor %q", s)}
-	}
-	return c, nil
-}
-
-func fingerprint(level channels.Level, w channels.Window) string {
-	return fmt.Sprintf("%s:%s", level, w.String())
+	return cursorx.Decode(channels.TikTok, "tiktok", s, func(c cursor) bool {
+		return c.Slice >= 0 && c.Page >= 1 && c.Size >= 1 && c.Size <= MaxPageSize && c.Req != ""
+	})
 }

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // IsRateLimitCode reports whether an envelope code is a rate limit: 40100 (app QPS), 40133
@@ -65,7 +65,7 @@ func ClassifyHTTP(status int, body []byte, defaultBackoff time.Duration) *channe
 		return e
 	}
 	e := &channels.Error{Channel: channels.TikTok, HTTPStatus: status,
-		Message: fmt.Sprintf("HTTP %d without a TikTok envelope: %s", status, snippet(body))}
+		Message: fmt.Sprintf("HTTP %d without a TikTok envelope: %s", status, httpx.Snippet(body))}
 	switch {
 	case status >= 500:
 		e.Kind = channels.KindTransient
@@ -86,15 +86,4 @@ func describe(message, requestID string) string {
 		message += " [request_id " + requestID + "]"
 	}
 	return message
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
 )
 
@@ -69,8 +70,8 @@ func normalizeLevel(l channels.Level) (channels.Level, error) {
 
 // reportRow is one entry of data.list: dimensions and metrics, values mostly strings.
 type reportRow struct {
-	Dimensions map[string]jsonText `json:"dimensions"`
-	Metrics    map[string]jsonText `json:"metrics"`
+	Dimensions map[string]jsonx.Text `json:"dimensions"`
+	Metrics    map[string]jsonx.Text `json:"metrics"`
 }
 
 // normalizeRow maps a report row of the given level to an AdRow. Missing metrics and "-"
@@ -127,13 +128,13 @@ func parseDay(s string) (time.Time, error) {
 	return d, nil
 }
 
-func isNull(v jsonText) bool {
+func isNull(v jsonx.Text) bool {
 	s := strings.TrimSpace(string(v))
 	return s == "" || s == nullMetric
 }
 
 // parseDecimal reads money or a fractional count into micros, exactly.
-func parseDecimal(field string, v jsonText) (int64, error) {
+func parseDecimal(field string, v jsonx.Text) (int64, error) {
 	if isNull(v) {
 		return 0, nil
 	}
@@ -146,7 +147,7 @@ func parseDecimal(field string, v jsonText) (int64, error) {
 
 // parseCount reads an integer count. TikTok writes counts as integers, but "12.0" is
 // accepted as long as it is whole.
-func parseCount(field string, v jsonText) (int64, error) {
+func parseCount(field string, v jsonx.Text) (int64, error) {
 	if isNull(v) {
 		return 0, nil
 	}
