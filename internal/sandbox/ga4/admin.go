@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Faults are the switchable failures. Counters count runReport calls (not token or admin
@@ -119,51 +120,32 @@ func (s *Server) Faults() Faults {
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
 type faultPatch struct {
-	RateLimit          *json.RawMessage `json:"rate_limit"`
-	ServerErrors       *int             `json:"server_errors"`
-	ExpiredToken       *bool            `json:"expired_token"`
-	ExpireNext         *int             `json:"expire_next"`
-	RevokeRefreshToken *bool            `json:"revoke_refresh_token"`
-	EmptyReport        *bool            `json:"empty_report"`
-	RejectKeyEvents    *bool            `json:"reject_key_events"`
-	LowQuota           *string          `json:"low_quota"`
-	PageDelayMS        *int             `json:"page_delay_ms"`
+	RateLimit          json.RawMessage `json:"rate_limit"` // not a pointer: see kit.PatchPointer
+	ServerErrors       *int            `json:"server_errors"`
+	ExpiredToken       *bool           `json:"expired_token"`
+	ExpireNext         *int            `json:"expire_next"`
+	RevokeRefreshToken *bool           `json:"revoke_refresh_token"`
+	EmptyReport        *bool           `json:"empty_report"`
+	RejectKeyEvents    *bool           `json:"reject_key_events"`
+	LowQuota           *string         `json:"low_quota"`
+	PageDelayMS        *int            `json:"page_delay_ms"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults.clone()
-	if p.RateLimit != nil {
-		f.RateLimit = nil
-		if string(*p.RateLimit) != "null" {
-			var rl RateLimitFault
-			if err := decodeStrict(strings.NewReader(string(*p.RateLimit)), &rl); err != nil {
-				return Faults{}, fmt.Errorf("rate_limit: %v", err)
-			}
-			f.RateLimit = &rl
-		}
+	if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
+		return Faults{}, err
 	}
-	set := func(dst *int, src *int) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setB := func(dst *bool, src *bool) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&f.ServerErrors, p.ServerErrors)
-	set(&f.ExpireNext, p.ExpireNext)
-	set(&f.PageDelayMS, p.PageDelayMS)
-	setB(&f.ExpiredToken, p.ExpiredToken)
-	setB(&f.RevokeRefreshToken, p.RevokeRefreshToken)
-	setB(&f.EmptyReport, p.EmptyReport)
-	setB(&f.RejectKeyEvents, p.RejectKeyEvents)
-	if p.LowQuota != nil {
-		f.LowQuota = *p.LowQuota
-	}
+	kit.PatchValue(&f.ServerErrors, p.ServerErrors)
+	kit.PatchValue(&f.ExpireNext, p.ExpireNext)
+	kit.PatchValue(&f.PageDelayMS, p.PageDelayMS)
+	kit.PatchValue(&f.ExpiredToken, p.ExpiredToken)
+	kit.PatchValue(&f.RevokeRefreshToken, p.RevokeRefreshToken)
+	kit.PatchValue(&f.EmptyReport, p.EmptyReport)
+	kit.PatchValue(&f.RejectKeyEvents, p.RejectKeyEvents)
+	kit.PatchValue(&f.LowQuota, p.LowQuota)
 	if err := f.validate(); err != nil {
 		return Faults{}, err
 	}
@@ -185,28 +167,11 @@ type RequestLog struct {
 	Status int    `json:"status"`
 }
 
-func (s *Server) logRequest(l RequestLog) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, l)
-	if len(s.reqs) > maxRequestLog {
-		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
-	}
-}
-
 // Requests returns the log of served requests, oldest first (the last 10,000).
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]RequestLog(nil), s.reqs...)
-}
+func (s *Server) Requests() []RequestLog { return s.reqs.All() }
 
 // ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.reqs = nil
-	s.mu.Unlock()
-}
+func (s *Server) ResetRequests() { s.reqs.Reset() }
 
 // Restate changes a past day of a property: sessions, key events and revenue of every
 // source on that day become percent percent of the generated values (100 undoes it), as
@@ -227,25 +192,12 @@ func (s *Server) Restate(propertyID, date string, percent int) error {
 	if d.Before(start) || d.After(today) {
 		return fmt.Errorf("date %s is outside the property's history %s..%s", date, start.Format(dateLayout), today.Format(dateLayout))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.restated[p.ID] == nil {
-		s.restated[p.ID] = map[string]int{}
-	}
-	if percent == 100 {
-		delete(s.restated[p.ID], date)
-	} else {
-		s.restated[p.ID][date] = percent
-	}
+	s.restated.Set(p.ID, date, percent)
 	return nil
 }
 
 // ClearRestatements undoes every restatement.
-func (s *Server) ClearRestatements() {
-	s.mu.Lock()
-	s.restated = map[string]map[string]int{}
-	s.mu.Unlock()
-}
+func (s *Server) ClearRestatements() { s.restated.Clear() }
 
 // Totals sums what a daily report by date, source, medium and campaign over [since, until]
 // returns with the current restatements (and the empty_report fault): its number of rows
@@ -275,7 +227,7 @@ func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
 		return t, nil
 	}
 	start, today := s.history(p, s.now())
-	for _, d := range computeDays(p.ID, from, to, start, today, s.restatedCopy(p.ID)) {
+	for _, d := range computeDays(p.ID, from, to, start, today, s.restated.Of(p.ID)) {
 		if d.zero() {
 			continue
 		}
@@ -308,37 +260,15 @@ func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
-	case "GET /_sandbox/faults":
-		adminJSON(w, http.StatusOK, s.Faults())
-	case "POST /_sandbox/faults":
-		var p faultPatch
-		if err := decodeStrict(r.Body, &p); err != nil {
-			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
-			return
-		}
-		f, err := s.patchFaults(p)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, f)
-	case "DELETE /_sandbox/faults":
-		s.ClearFaults()
-		adminJSON(w, http.StatusOK, Faults{})
-	case "GET /_sandbox/requests":
-		reqs := s.Requests()
-		if reqs == nil {
-			reqs = []RequestLog{}
-		}
-		adminJSON(w, http.StatusOK, reqs)
-	case "DELETE /_sandbox/requests":
-		s.ResetRequests()
-		adminJSON(w, http.StatusOK, []RequestLog{})
+	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":
+		kit.ServeFaults(w, r, s.Faults, s.patchFaults, s.ClearFaults)
+	case "GET /_sandbox/requests", "DELETE /_sandbox/requests":
+		s.reqs.ServeHTTP(w, r)
 	case "POST /_sandbox/restate":
 		s.adminRestate(w, r)
 	case "DELETE /_sandbox/restate":
 		s.ClearRestatements()
-		adminJSON(w, http.StatusOK, map[string]any{})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{})
 	case "GET /_sandbox/totals":
 		q := r.URL.Query()
 		id := q.Get("property_id")
@@ -347,14 +277,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := s.Totals(id, q.Get("since"), q.Get("until"))
 		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, t)
+		kit.WriteJSON(w, http.StatusOK, t)
 	case "GET /_sandbox/properties":
-		adminJSON(w, http.StatusOK, map[string]any{"properties": s.Properties(), "sources": Sources()})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{"properties": s.Properties(), "sources": Sources()})
 	default:
-		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}
 }
 
@@ -365,51 +295,25 @@ func (s *Server) adminRestate(w http.ResponseWriter, r *http.Request) {
 		DaysAgo    *int   `json:"days_ago"`
 		Percent    *int   `json:"percent"`
 	}
-	if err := decodeStrict(r.Body, &body); err != nil {
-		adminError(w, http.StatusBadRequest, "restate: "+err.Error())
+	if err := kit.DecodeStrict(r.Body, &body); err != nil {
+		kit.WriteError(w, http.StatusBadRequest, "restate: "+err.Error())
 		return
 	}
 	if body.PropertyID == "" {
 		body.PropertyID = DemoPropertyID
 	}
-	if (body.Date == "") == (body.DaysAgo == nil) {
-		adminError(w, http.StatusBadRequest, "restate: give exactly one of date and days_ago")
+	date, err := kit.RestateDay(body.Date, body.DaysAgo, body.Percent, "percent",
+		func() (string, error) { return s.Today(body.PropertyID) })
+	if err != nil {
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if body.Percent == nil {
-		adminError(w, http.StatusBadRequest, "restate: percent is required")
-		return
-	}
-	if body.DaysAgo != nil {
-		today, err := s.Today(body.PropertyID)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		d, _ := time.Parse(dateLayout, today)
-		body.Date = d.AddDate(0, 0, -*body.DaysAgo).Format(dateLayout)
-	}
+	body.Date = date
 	if err := s.Restate(body.PropertyID, body.Date, *body.Percent); err != nil {
-		adminError(w, http.StatusBadRequest, err.Error())
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	adminJSON(w, http.StatusOK, map[string]any{
+	kit.WriteJSON(w, http.StatusOK, map[string]any{
 		"property_id": strings.TrimPrefix(body.PropertyID, "properties/"), "date": body.Date, "percent": *body.Percent,
 	})
-}
-
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func adminError(w http.ResponseWriter, status int, msg string) {
-	adminJSON(w, status, map[string]string{"error": msg})
 }

@@ -1,10 +1,10 @@
 package ga4
 
 import (
-	"hash/fnv"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/catalog"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DemoPropertyID is the property of the default configuration.
@@ -106,26 +106,6 @@ func profileOf(s Source) profile {
 	return profile{sessLo: 90, sessHi: 320, cvrLo: 150, cvrHi: 350}
 }
 
-func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// rng is splitmix64: a tiny deterministic generator seeded by a hash.
-type rng uint64
-
-func (r *rng) next() uint64 {
-	*r += 0x9e3779b97f4a7c15
-	z := uint64(*r)
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// between returns a value in [lo, hi].
-func (r *rng) between(lo, hi int64) int64 { return lo + int64(r.next()%uint64(hi-lo+1)) }
-
 // stats is one source-day (or an aggregate). Revenue is in cents.
 type stats struct {
 	Sessions     int64
@@ -146,17 +126,17 @@ func (s stats) zero() bool { return s == stats{} }
 func sourceDay(propertyID string, src Source, day time.Time) stats {
 	p := profileOf(src)
 	key := propertyID + "|" + src.Source + "|" + src.Medium + "|" + src.Campaign
-	seed := rng(hash64(key))
-	base := seed.between(p.sessLo, p.sessHi)
-	cvr := seed.between(p.cvrLo, p.cvrHi)
-	aov := seed.between(4500, 11000) // cents
+	seed := kit.Seed(key)
+	base := seed.Between(p.sessLo, p.sessHi)
+	cvr := seed.Between(p.cvrLo, p.cvrHi)
+	aov := seed.Between(4500, 11000) // cents
 
-	r := rng(hash64(key + "|" + day.Format("2006-01-02")))
+	r := kit.Seed(key + "|" + day.Format("2006-01-02"))
 	var sessions int64
 	if p.sparse {
-		sessions = r.between(0, 2*base) / 2
+		sessions = r.Between(0, 2*base) / 2
 	} else {
-		sessions = base * r.between(75, 125) / 100
+		sessions = base * r.Between(75, 125) / 100
 	}
 	wd := day.Weekday()
 	weekend := wd == time.Saturday || wd == time.Sunday
@@ -169,10 +149,10 @@ func sourceDay(propertyID string, src Source, day time.Time) stats {
 	if p.spike > 0 && wd == p.weekday {
 		sessions *= p.spike
 	}
-	keyEvents := (sessions*(cvr+r.between(-cvr/4, cvr/4)) + r.between(0, 9_999)) / 10_000
+	keyEvents := (sessions*(cvr+r.Between(-cvr/4, cvr/4)) + r.Between(0, 9_999)) / 10_000
 	var revenue int64
 	for range keyEvents {
-		revenue += max(aov+r.between(-2_000, 2_000), 500)
+		revenue += max(aov+r.Between(-2_000, 2_000), 500)
 	}
 	return stats{Sessions: sessions, KeyEvents: keyEvents, RevenueCents: revenue}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 const (
@@ -129,7 +130,7 @@ func (s *Server) serveRunReport(w http.ResponseWriter, r *http.Request, id strin
 	if !s.authorize(w, r) || !s.injectFaults(w, r, id) {
 		return
 	}
-	if !isDigits(id) {
+	if !kit.IsDigits(id) {
 		invalidArgument(w, fmt.Sprintf("Invalid property ID: %s. A numeric Property ID is required. To learn more about Property ID, see https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.", id))
 		return
 	}
@@ -160,7 +161,7 @@ func (s *Server) serveRunReport(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	histStart, today := s.history(p, now)
-	days := computeDays(p.ID, q.from, q.to, histStart, today, s.restatedCopy(p.ID))
+	days := computeDays(p.ID, q.from, q.to, histStart, today, s.restated.Of(p.ID))
 	if s.Faults().EmptyReport {
 		days = nil
 	}

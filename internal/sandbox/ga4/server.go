@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Credentials of the default configuration.
@@ -44,7 +46,6 @@ const (
 	gaDateLayout   = "20060102"
 	defaultLimit   = 10_000
 	maxLimit       = 250_000
-	maxRequestLog  = 10_000
 	maxMinted      = 10_000
 	analyticsScope = "https://www.googleapis.com/auth/analytics.readonly"
 )
@@ -88,13 +89,14 @@ type Server struct {
 	props        map[string]*property
 	order        []string
 
-	mu       sync.Mutex
-	faults   Faults
-	restated map[string]map[string]int // property id -> date -> percent
-	minted   map[string]time.Time      // access token -> expiry
-	mintSeq  int64
-	usage    map[string]*usage // property id -> token usage
-	reqs     []RequestLog
+	restated kit.Restatements // percents
+	reqs     kit.RequestLog[RequestLog]
+
+	mu      sync.Mutex
+	faults  Faults
+	minted  map[string]time.Time // access token -> expiry
+	mintSeq int64
+	usage   map[string]*usage // property id -> token usage
 }
 
 // New builds a Server. It panics on an invalid configuration (a bad time zone, a non-digit
@@ -121,14 +123,13 @@ func New(cfg Config) *Server {
 	s := &Server{
 		now: cfg.Now, token: cfg.Token, refreshToken: cfg.RefreshToken,
 		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, tokenTTL: cfg.TokenTTL, days: cfg.Days,
-		props:    map[string]*property{},
-		restated: map[string]map[string]int{},
-		minted:   map[string]time.Time{},
-		usage:    map[string]*usage{},
+		props:  map[string]*property{},
+		minted: map[string]time.Time{},
+		usage:  map[string]*usage{},
 	}
 	for _, p := range cfg.Properties {
 		p.ID = strings.TrimPrefix(p.ID, "properties/")
-		if !isDigits(p.ID) {
+		if !kit.IsDigits(p.ID) {
 			panic(fmt.Sprintf("sandbox ga4: property id %q is not digits", p.ID))
 		}
 		if _, dup := s.props[p.ID]; dup {
@@ -153,18 +154,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Properties lists the properties.
 func (s *Server) Properties() []Property {
 	out := make([]Property, 0, len(s.order))
@@ -180,14 +169,10 @@ func (s *Server) property(id string) (*property, bool) {
 }
 
 // today is the current calendar day in the property's time zone, as UTC midnight.
-func (p *property) today(now time.Time) time.Time {
-	y, m, d := now.In(p.loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func (p *property) today(now time.Time) time.Time { return kit.Today(now, p.loc) }
 
 func (s *Server) history(p *property, now time.Time) (start, today time.Time) {
-	today = p.today(now)
-	return today.AddDate(0, 0, -(s.days - 1)), today
+	return kit.History(now, p.loc, s.days)
 }
 
 // Today is the current day (YYYY-MM-DD) in the property's time zone.
@@ -199,27 +184,7 @@ func (s *Server) Today(propertyID string) (string, error) {
 	return p.today(s.now()).Format(dateLayout), nil
 }
 
-func (s *Server) restatedCopy(propertyID string) map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.restated[propertyID]))
-	for k, v := range s.restated[propertyID] {
-		out[k] = v
-	}
-	return out
-}
-
 // ---- HTTP ----
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
 
 // ServeHTTP serves the Data API, the token endpoint and the /_sandbox admin endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := kit.NewStatusRecorder(w)
 	l := RequestLog{Method: r.Method, Path: r.URL.Path}
 	switch {
 	case r.URL.Path == "/token":
@@ -239,8 +204,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(rec, http.StatusNotFound, "NOT_FOUND", "Method not found.")
 	}
 	l.Time = s.now().UTC()
-	l.Status = rec.status
-	s.logRequest(l)
+	l.Status = rec.Status
+	s.reqs.Add(l)
 }
 
 // rpcError is Google's RPC error envelope.

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Faults are the switchable failures. Counters count API calls (not token or admin calls)
@@ -109,7 +110,7 @@ func (s *Server) Faults() Faults {
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
 type faultPatch struct {
-	RateLimit         json.RawMessage `json:"rate_limit"` // not a pointer: null must not read as absent
+	RateLimit         json.RawMessage `json:"rate_limit"` // not a pointer: see kit.PatchPointer
 	ServerErrors      *int            `json:"server_errors"`
 	Unavailable       *int            `json:"unavailable"`
 	ExpiredToken      *bool           `json:"expired_token"`
@@ -121,31 +122,14 @@ func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults.clone()
-	if len(p.RateLimit) > 0 {
-		f.RateLimit = nil
-		if string(p.RateLimit) != "null" {
-			var rl RateLimitFault
-			if err := decodeStrict(strings.NewReader(string(p.RateLimit)), &rl); err != nil {
-				return Faults{}, fmt.Errorf("rate_limit: %v", err)
-			}
-			f.RateLimit = &rl
-		}
+	if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
+		return Faults{}, err
 	}
-	if p.ServerErrors != nil {
-		f.ServerErrors = *p.ServerErrors
-	}
-	if p.Unavailable != nil {
-		f.Unavailable = *p.Unavailable
-	}
-	if p.ExpiredToken != nil {
-		f.ExpiredToken = *p.ExpiredToken
-	}
-	if p.EmptyReport != nil {
-		f.EmptyReport = *p.EmptyReport
-	}
-	if p.ExpiredPageTokens != nil {
-		f.ExpiredPageTokens = *p.ExpiredPageTokens
-	}
+	kit.PatchValue(&f.ServerErrors, p.ServerErrors)
+	kit.PatchValue(&f.Unavailable, p.Unavailable)
+	kit.PatchValue(&f.ExpiredToken, p.ExpiredToken)
+	kit.PatchValue(&f.EmptyReport, p.EmptyReport)
+	kit.PatchValue(&f.ExpiredPageTokens, p.ExpiredPageTokens)
 	if err := f.validate(); err != nil {
 		return Faults{}, err
 	}
@@ -170,28 +154,11 @@ type RequestLog struct {
 	Status    int    `json:"status"`
 }
 
-func (s *Server) logRequest(l RequestLog) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, l)
-	if len(s.reqs) > maxRequestLog {
-		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
-	}
-}
-
 // Requests returns the log of served API and token requests, oldest first (the last 10,000).
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]RequestLog(nil), s.reqs...)
-}
+func (s *Server) Requests() []RequestLog { return s.reqs.All() }
 
 // ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.reqs = nil
-	s.mu.Unlock()
-}
+func (s *Server) ResetRequests() { s.reqs.Reset() }
 
 // Restate changes a past day of a customer: cost, conversions and conversion values of every
 // ad on that day become factorPercent percent of the generated values (100 undoes it), as
@@ -212,25 +179,12 @@ func (s *Server) Restate(customerID, date string, factorPercent int) error {
 	if d.Before(start) || d.After(today) {
 		return fmt.Errorf("date %s is outside the customer's history %s..%s", date, start.Format(dateLayout), today.Format(dateLayout))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.restated[c.ID] == nil {
-		s.restated[c.ID] = map[string]int{}
-	}
-	if factorPercent == 100 {
-		delete(s.restated[c.ID], date)
-	} else {
-		s.restated[c.ID][date] = factorPercent
-	}
+	s.restated.Set(c.ID, date, factorPercent)
 	return nil
 }
 
 // ClearRestatements undoes every restatement.
-func (s *Server) ClearRestatements() {
-	s.mu.Lock()
-	s.restated = map[string]map[string]int{}
-	s.mu.Unlock()
-}
+func (s *Server) ClearRestatements() { s.restated.Clear() }
 
 // Totals sums what a daily report over [since, until] at a level returns, with the current
 // restatements and faults: the number of rows and the metrics the connector keeps.
@@ -271,7 +225,7 @@ func (s *Server) Totals(customerID, since, until, level string) (Totals, error) 
 	empty := s.faults.EmptyReport
 	s.mu.Unlock()
 	start, today := s.history(c, s.now())
-	rows := run(c, q, start, today, s.restatedCopy(c.ID), empty)
+	rows := run(c, q, start, today, s.restated.Of(c.ID), empty)
 	t := Totals{Rows: len(rows)}
 	for _, r := range rows {
 		t.CostMicros += r.CostMicros
@@ -304,37 +258,15 @@ func (s *Server) Totals(customerID, since, until, level string) (Totals, error) 
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
-	case "GET /_sandbox/faults":
-		adminJSON(w, http.StatusOK, s.Faults())
-	case "POST /_sandbox/faults":
-		var p faultPatch
-		if err := decodeStrict(r.Body, &p); err != nil {
-			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
-			return
-		}
-		f, err := s.patchFaults(p)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, f)
-	case "DELETE /_sandbox/faults":
-		s.ClearFaults()
-		adminJSON(w, http.StatusOK, Faults{})
-	case "GET /_sandbox/requests":
-		reqs := s.Requests()
-		if reqs == nil {
-			reqs = []RequestLog{}
-		}
-		adminJSON(w, http.StatusOK, reqs)
-	case "DELETE /_sandbox/requests":
-		s.ResetRequests()
-		adminJSON(w, http.StatusOK, []RequestLog{})
+	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":
+		kit.ServeFaults(w, r, s.Faults, s.patchFaults, s.ClearFaults)
+	case "GET /_sandbox/requests", "DELETE /_sandbox/requests":
+		s.reqs.ServeHTTP(w, r)
 	case "POST /_sandbox/restate":
 		s.adminRestate(w, r)
 	case "DELETE /_sandbox/restate":
 		s.ClearRestatements()
-		adminJSON(w, http.StatusOK, map[string]any{})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{})
 	case "GET /_sandbox/totals":
 		q := r.URL.Query()
 		id := q.Get("customer_id")
@@ -343,16 +275,16 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := s.Totals(id, q.Get("since"), q.Get("until"), q.Get("level"))
 		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, t)
+		kit.WriteJSON(w, http.StatusOK, t)
 	case "GET /_sandbox/customers":
-		adminJSON(w, http.StatusOK, s.Customers())
+		kit.WriteJSON(w, http.StatusOK, s.Customers())
 	case "POST /_sandbox/expire_access_tokens":
-		adminJSON(w, http.StatusOK, map[string]int{"expired": s.ExpireAccessTokens()})
+		kit.WriteJSON(w, http.StatusOK, map[string]int{"expired": s.ExpireAccessTokens()})
 	default:
-		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}
 }
 
@@ -363,52 +295,26 @@ func (s *Server) adminRestate(w http.ResponseWriter, r *http.Request) {
 		DaysAgo       *int   `json:"days_ago"`
 		FactorPercent *int   `json:"factor_percent"`
 	}
-	if err := decodeStrict(r.Body, &body); err != nil {
-		adminError(w, http.StatusBadRequest, "restate: "+err.Error())
+	if err := kit.DecodeStrict(r.Body, &body); err != nil {
+		kit.WriteError(w, http.StatusBadRequest, "restate: "+err.Error())
 		return
 	}
 	if body.CustomerID == "" {
 		body.CustomerID = DemoCustomerID
 	}
-	if (body.Date == "") == (body.DaysAgo == nil) {
-		adminError(w, http.StatusBadRequest, "restate: give exactly one of date and days_ago")
+	date, err := kit.RestateDay(body.Date, body.DaysAgo, body.FactorPercent, "factor_percent",
+		func() (string, error) { return s.Today(body.CustomerID) })
+	if err != nil {
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if body.FactorPercent == nil {
-		adminError(w, http.StatusBadRequest, "restate: factor_percent is required")
-		return
-	}
-	if body.DaysAgo != nil {
-		today, err := s.Today(body.CustomerID)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		d, _ := time.Parse(dateLayout, today)
-		body.Date = d.AddDate(0, 0, -*body.DaysAgo).Format(dateLayout)
-	}
+	body.Date = date
 	if err := s.Restate(body.CustomerID, body.Date, *body.FactorPercent); err != nil {
-		adminError(w, http.StatusBadRequest, err.Error())
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	adminJSON(w, http.StatusOK, map[string]any{
+	kit.WriteJSON(w, http.StatusOK, map[string]any{
 		"customer_id": strings.ReplaceAll(body.CustomerID, "-", ""), "date": body.Date,
 		"factor_percent": *body.FactorPercent,
 	})
-}
-
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func adminError(w http.ResponseWriter, status int, msg string) {
-	adminJSON(w, status, map[string]string{"error": msg})
 }

@@ -2,12 +2,12 @@ package googleads
 
 import (
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/catalog"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DemoCustomerID is the customer of the default configuration.
@@ -113,7 +113,7 @@ func genericTree() []Campaign {
 // position, shaped like Google's (11-digit campaign ids, 12-digit ad group and ad ids), so
 // ids are stable across restarts.
 func fillIDs(c Customer) Customer {
-	base := hash64(c.ID) % 100_000
+	base := kit.Hash64(c.ID) % 100_000
 	var nc, ng, na int
 	cs := make([]Campaign, len(c.Campaigns))
 	for i, camp := range c.Campaigns {
@@ -148,26 +148,6 @@ func fillIDs(c Customer) Customer {
 	return c
 }
 
-func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// rng is splitmix64: a tiny deterministic generator seeded by a hash.
-type rng uint64
-
-func (r *rng) next() uint64 {
-	*r += 0x9e3779b97f4a7c15
-	z := uint64(*r)
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// between returns a value in [lo, hi].
-func (r *rng) between(lo, hi int64) int64 { return lo + int64(r.next()%uint64(hi-lo+1)) }
-
 // stats is one ad-day (or an aggregate). Cost and values are micros of the currency;
 // conversions are micros of a (fractional) count.
 type stats struct {
@@ -191,32 +171,32 @@ func (s *stats) add(o stats) {
 // micros (Google does not round cost to cents). Conversions are data-driven: fractional,
 // two decimals.
 func adDay(adID string, day time.Time) stats {
-	seed := rng(hash64(adID))
-	scale := seed.between(50, 200)  // percent: how big this ad is
-	base := seed.between(400, 3000) // impressions on an average day
-	ctr := seed.between(200, 800)   // basis points
-	cpc := seed.between(400_000, 2_500_000)
-	cvr := seed.between(200, 600) // basis points of clicks
-	aovCents := seed.between(4000, 12000)
+	seed := kit.Seed(adID)
+	scale := seed.Between(50, 200)  // percent: how big this ad is
+	base := seed.Between(400, 3000) // impressions on an average day
+	ctr := seed.Between(200, 800)   // basis points
+	cpc := seed.Between(400_000, 2_500_000)
+	cvr := seed.Between(200, 600) // basis points of clicks
+	aovCents := seed.Between(4000, 12000)
 
-	r := rng(hash64(adID + "|" + day.Format(dateLayout)))
-	impr := base * scale / 100 * r.between(70, 130) / 100
+	r := kit.Seed(adID + "|" + day.Format(dateLayout))
+	impr := base * scale / 100 * r.Between(70, 130) / 100
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		impr = impr * 90 / 100
 	}
 	impr = max(impr, 1)
-	clicks := impr * (ctr + r.between(-100, 100)) / 10_000
-	cost := clicks * (cpc + r.between(-150_000, 150_000))
+	clicks := impr * (ctr + r.Between(-100, 100)) / 10_000
+	cost := clicks * (cpc + r.Between(-150_000, 150_000))
 	if clicks == 0 {
 		cost = 0
 	}
 	// Conversions in hundredths: clicks x cvr, plus a fractional data-driven share.
-	convCents := clicks * (cvr + r.between(0, 150)) / 100
-	convCents += r.between(0, 99)
+	convCents := clicks * (cvr + r.Between(0, 150)) / 100
+	convCents += r.Between(0, 99)
 	if clicks == 0 {
 		convCents = 0
 	}
-	value := convCents * (aovCents + r.between(-1500, 1500)) / 100 // cents
+	value := convCents * (aovCents + r.Between(-1500, 1500)) / 100 // cents
 	return stats{
 		CostMicros:             cost,
 		Impressions:            impr,

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Credentials of the default configuration.
@@ -49,7 +51,6 @@ const (
 
 const (
 	dateLayout     = "2006-01-02"
-	maxRequestLog  = 10_000
 	maxBodyBytes   = 1 << 20
 	adwordsScope   = "https://www.googleapis.com/auth/adwords"
 	msgMissingAuth = "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
@@ -103,13 +104,14 @@ type Server struct {
 	customers      map[string]*customer
 	order          []string
 
-	mu       sync.Mutex
-	faults   Faults
-	restated map[string]map[string]int // customer id -> date -> factor percent
-	minted   map[string]time.Time      // access token -> expiry
-	mintSeq  int64
-	calls    int64
-	reqs     []RequestLog
+	restated kit.Restatements // factor percents
+	reqs     kit.RequestLog[RequestLog]
+
+	mu      sync.Mutex
+	faults  Faults
+	minted  map[string]time.Time // access token -> expiry
+	mintSeq int64
+	calls   int64
 }
 
 // New builds a Server. It panics on an invalid configuration (a bad time zone, a customer id
@@ -141,12 +143,11 @@ func New(cfg Config) *Server {
 		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, developerToken: cfg.DeveloperToken,
 		ttl: cfg.AccessTokenTTL, pageSize: cfg.PageSize, days: cfg.Days,
 		customers: map[string]*customer{},
-		restated:  map[string]map[string]int{},
 		minted:    map[string]time.Time{},
 	}
 	for _, c := range cfg.Customers {
 		c.ID = strings.ReplaceAll(c.ID, "-", "")
-		if len(c.ID) != 10 || !isDigits(c.ID) {
+		if len(c.ID) != 10 || !kit.IsDigits(c.ID) {
 			panic(fmt.Sprintf("sandbox googleads: customer id %q is not 10 digits", c.ID))
 		}
 		if _, dup := s.customers[c.ID]; dup {
@@ -174,15 +175,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func isDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // Token is the long-lived valid access token.
 func (s *Server) Token() string { return s.token }
 
@@ -204,14 +196,10 @@ func (s *Server) customer(id string) (*customer, bool) {
 }
 
 // today is the current calendar day in the customer's time zone, as UTC midnight.
-func (c *customer) today(now time.Time) time.Time {
-	y, m, d := now.In(c.loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func (c *customer) today(now time.Time) time.Time { return kit.Today(now, c.loc) }
 
 func (s *Server) history(c *customer, now time.Time) (start, today time.Time) {
-	today = c.today(now)
-	return today.AddDate(0, 0, -(s.days - 1)), today
+	return kit.History(now, c.loc, s.days)
 }
 
 // Today is the current day (YYYY-MM-DD) in the customer's time zone.
@@ -223,29 +211,9 @@ func (s *Server) Today(customerID string) (string, error) {
 	return c.today(s.now()).Format(dateLayout), nil
 }
 
-func (s *Server) restatedCopy(customerID string) map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.restated[customerID]))
-	for k, v := range s.restated[customerID] {
-		out[k] = v
-	}
-	return out
-}
-
 // ---- HTTP ----
 
 var versionRE = regexp.MustCompile(`^v\d+$`)
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
 
 // ServeHTTP serves the API, the token endpoint and the /_sandbox admin endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -254,15 +222,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	case r.URL.Path == "/token":
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := kit.NewStatusRecorder(w)
 		grant := s.serveToken(rec, r)
-		s.logRequest(RequestLog{Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, GrantType: grant, Status: rec.status})
+		s.reqs.Add(RequestLog{Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, GrantType: grant, Status: rec.Status})
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := kit.NewStatusRecorder(w)
 	c := &call{s: s, w: rec, r: r}
 	c.serve()
-	s.logRequest(RequestLog{
+	s.reqs.Add(RequestLog{
 		Time:            s.now().UTC(),
 		Method:          r.Method,
 		Path:            r.URL.Path,
@@ -270,7 +238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PageToken:       c.pageToken,
 		LoginCustomerID: r.Header.Get("login-customer-id"),
 		DeveloperToken:  r.Header.Get("developer-token") != "",
-		Status:          rec.status,
+		Status:          rec.Status,
 	})
 }
 
@@ -436,12 +404,12 @@ func (c *call) authenticate() bool {
 
 // authorize checks the customer id and the login-customer-id header.
 func (c *call) authorize(customerID string) (*customer, bool) {
-	if len(customerID) != 10 || !isDigits(customerID) {
+	if len(customerID) != 10 || !kit.IsDigits(customerID) {
 		c.invalidArgument("requestError", "INVALID_CUSTOMER_ID", fmt.Sprintf("Invalid customer ID '%s'.", customerID))
 		return nil, false
 	}
 	login := c.r.Header.Get("login-customer-id")
-	if login != "" && (len(login) != 10 || !isDigits(login)) {
+	if login != "" && (len(login) != 10 || !kit.IsDigits(login)) {
 		c.invalidArgument("headerError", "INVALID_LOGIN_CUSTOMER_ID", fmt.Sprintf("The login customer ID '%s' is not valid: 10 digits without dashes are expected.", login))
 		return nil, false
 	}
@@ -587,7 +555,7 @@ func (c *call) search(cust *customer) {
 	empty := s.faults.EmptyReport
 	s.mu.Unlock()
 	histStart, today := s.history(cust, s.now())
-	rows := run(cust, q, histStart, today, s.restatedCopy(cust.ID), empty)
+	rows := run(cust, q, histStart, today, s.restated.Of(cust.ID), empty)
 	if c.stream {
 		c.writeStream(q, rows)
 		return
@@ -650,7 +618,7 @@ func jsonProblem(err error) string {
 
 // pageKey ties page tokens to one customer and query text.
 func pageKey(customerID, query string) string {
-	return strconv.FormatUint(hash64(customerID+"\x00"+query), 36)
+	return strconv.FormatUint(kit.Hash64(customerID+"\x00"+query), 36)
 }
 
 func encodePageToken(key string, offset int) string {

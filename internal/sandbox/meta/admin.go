@@ -1,14 +1,14 @@
 package meta
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Faults are the switchable failures. Counters count API calls (not admin calls) and
@@ -97,9 +97,7 @@ func (s *Server) Faults() Faults {
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
 type faultPatch struct {
-	// RateLimit is not a pointer: encoding/json sets a pointer to nil for a JSON null, which
-	// would read as "absent" and leave the fault armed; a RawMessage receives "null" itself.
-	RateLimit      json.RawMessage `json:"rate_limit"`
+	RateLimit      json.RawMessage `json:"rate_limit"` // not a pointer: see kit.PatchPointer
 	ServerErrors   *int            `json:"server_errors"`
 	PageDelayMS    *int            `json:"page_delay_ms"`
 	ExpiredToken   *bool           `json:"expired_token"`
@@ -111,33 +109,14 @@ func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults.clone()
-	if len(p.RateLimit) > 0 {
-		f.RateLimit = nil
-		if string(p.RateLimit) != "null" {
-			var rl RateLimitFault
-			dec := json.NewDecoder(bytes.NewReader(p.RateLimit))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&rl); err != nil {
-				return Faults{}, fmt.Errorf("rate_limit: %v", err)
-			}
-			f.RateLimit = &rl
-		}
+	if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
+		return Faults{}, err
 	}
-	if p.ServerErrors != nil {
-		f.ServerErrors = *p.ServerErrors
-	}
-	if p.PageDelayMS != nil {
-		f.PageDelayMS = *p.PageDelayMS
-	}
-	if p.ExpiredToken != nil {
-		f.ExpiredToken = *p.ExpiredToken
-	}
-	if p.FailReportJobs != nil {
-		f.FailReportJobs = *p.FailReportJobs
-	}
-	if p.HighUsage != nil {
-		f.HighUsage = *p.HighUsage
-	}
+	kit.PatchValue(&f.ServerErrors, p.ServerErrors)
+	kit.PatchValue(&f.PageDelayMS, p.PageDelayMS)
+	kit.PatchValue(&f.ExpiredToken, p.ExpiredToken)
+	kit.PatchValue(&f.FailReportJobs, p.FailReportJobs)
+	kit.PatchValue(&f.HighUsage, p.HighUsage)
 	if err := f.validate(); err != nil {
 		return Faults{}, err
 	}
@@ -156,28 +135,11 @@ type RequestLog struct {
 	Status int       `json:"status"`
 }
 
-func (s *Server) logRequest(l RequestLog) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, l)
-	if len(s.reqs) > maxRequestLog {
-		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
-	}
-}
-
 // Requests returns the log of served API requests, oldest first (the last 10,000).
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]RequestLog(nil), s.reqs...)
-}
+func (s *Server) Requests() []RequestLog { return s.reqs.All() }
 
 // ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.reqs = nil
-	s.mu.Unlock()
-}
+func (s *Server) ResetRequests() { s.reqs.Reset() }
 
 // Restate changes a past day of an account: spend, purchases and purchase values of every
 // ad on that day become spendFactorPercent percent of the generated values (100 undoes it).
@@ -198,25 +160,12 @@ func (s *Server) Restate(accountID, date string, spendFactorPercent int) error {
 	if d.Before(start) || d.After(today) {
 		return fmt.Errorf("date %s is outside the account's history %s..%s", date, start.Format(dateLayout), today.Format(dateLayout))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.restated[a.ID] == nil {
-		s.restated[a.ID] = map[string]int{}
-	}
-	if spendFactorPercent == 100 {
-		delete(s.restated[a.ID], date)
-	} else {
-		s.restated[a.ID][date] = spendFactorPercent
-	}
+	s.restated.Set(a.ID, date, spendFactorPercent)
 	return nil
 }
 
 // ClearRestatements undoes every restatement.
-func (s *Server) ClearRestatements() {
-	s.mu.Lock()
-	s.restated = map[string]map[string]int{}
-	s.mu.Unlock()
-}
+func (s *Server) ClearRestatements() { s.restated.Clear() }
 
 // Totals sums what a report over [since, until] at a level would return, with the current
 // restatements: the number of daily rows and the metrics the connector keeps (conversions
@@ -249,7 +198,7 @@ func (s *Server) Totals(accountID, since, until, level string) (Totals, error) {
 		return Totals{}, fmt.Errorf("level %q is not account, campaign, adset or ad", level)
 	}
 	start, today := s.history(a, s.now())
-	rows := computeRows(&a.Account, reportSpec{level: level, since: from, until: to, incr: 1}, start, today, s.restatedCopy(a.ID))
+	rows := computeRows(&a.Account, reportSpec{level: level, since: from, until: to, incr: 1}, start, today, s.restated.Of(a.ID))
 	t := Totals{Rows: len(rows)}
 	for _, r := range rows {
 		t.SpendMicros += r.SpendMicros
@@ -284,32 +233,10 @@ func formatCents(micros int64) string {
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
-	case "GET /_sandbox/faults":
-		adminJSON(w, http.StatusOK, s.Faults())
-	case "POST /_sandbox/faults":
-		var p faultPatch
-		if err := decodeStrict(r.Body, &p); err != nil {
-			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
-			return
-		}
-		f, err := s.patchFaults(p)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, f)
-	case "DELETE /_sandbox/faults":
-		s.ClearFaults()
-		adminJSON(w, http.StatusOK, Faults{})
-	case "GET /_sandbox/requests":
-		reqs := s.Requests()
-		if reqs == nil {
-			reqs = []RequestLog{}
-		}
-		adminJSON(w, http.StatusOK, reqs)
-	case "DELETE /_sandbox/requests":
-		s.ResetRequests()
-		adminJSON(w, http.StatusOK, []RequestLog{})
+	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":
+		kit.ServeFaults(w, r, s.Faults, s.patchFaults, s.ClearFaults)
+	case "GET /_sandbox/requests", "DELETE /_sandbox/requests":
+		s.reqs.ServeHTTP(w, r)
 	case "POST /_sandbox/restate":
 		var body struct {
 			AccountID          string `json:"account_id"`
@@ -317,41 +244,31 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			DaysAgo            *int   `json:"days_ago"`
 			SpendFactorPercent *int   `json:"spend_factor_percent"`
 		}
-		if err := decodeStrict(r.Body, &body); err != nil {
-			adminError(w, http.StatusBadRequest, "restate: "+err.Error())
+		if err := kit.DecodeStrict(r.Body, &body); err != nil {
+			kit.WriteError(w, http.StatusBadRequest, "restate: "+err.Error())
 			return
 		}
 		if body.AccountID == "" {
 			body.AccountID = DemoAccountID
 		}
-		if (body.Date == "") == (body.DaysAgo == nil) {
-			adminError(w, http.StatusBadRequest, "restate: give exactly one of date and days_ago")
+		date, err := kit.RestateDay(body.Date, body.DaysAgo, body.SpendFactorPercent, "spend_factor_percent",
+			func() (string, error) { return s.Today(body.AccountID) })
+		if err != nil {
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if body.SpendFactorPercent == nil {
-			adminError(w, http.StatusBadRequest, "restate: spend_factor_percent is required")
-			return
-		}
-		if body.DaysAgo != nil {
-			today, err := s.Today(body.AccountID)
-			if err != nil {
-				adminError(w, http.StatusBadRequest, err.Error())
-				return
-			}
-			d, _ := time.Parse(dateLayout, today)
-			body.Date = d.AddDate(0, 0, -*body.DaysAgo).Format(dateLayout)
-		}
+		body.Date = date
 		if err := s.Restate(body.AccountID, body.Date, *body.SpendFactorPercent); err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, map[string]any{
+		kit.WriteJSON(w, http.StatusOK, map[string]any{
 			"account_id": strings.TrimPrefix(body.AccountID, "act_"), "date": body.Date,
 			"spend_factor_percent": *body.SpendFactorPercent,
 		})
 	case "DELETE /_sandbox/restate":
 		s.ClearRestatements()
-		adminJSON(w, http.StatusOK, map[string]any{})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{})
 	case "GET /_sandbox/totals":
 		q := r.URL.Query()
 		acct := q.Get("account_id")
@@ -360,32 +277,13 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := s.Totals(acct, q.Get("since"), q.Get("until"), q.Get("level"))
 		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, t)
+		kit.WriteJSON(w, http.StatusOK, t)
 	case "GET /_sandbox/accounts":
-		adminJSON(w, http.StatusOK, s.Accounts())
+		kit.WriteJSON(w, http.StatusOK, s.Accounts())
 	default:
-		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}
-}
-
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	return nil
-}
-
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func adminError(w http.ResponseWriter, status int, msg string) {
-	adminJSON(w, status, map[string]string{"error": msg})
 }

@@ -2,12 +2,12 @@ package meta
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math/big"
 	"strconv"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DemoAccountID is the ad account of the default configuration.
@@ -93,7 +93,7 @@ func genericTree() []Campaign {
 // fillIDs gives every unnamed object a 16-digit id derived from the account id, the object
 // kind (1 campaign, 2 ad set, 3 ad) and its position, so ids are stable across restarts.
 func fillIDs(a Account) Account {
-	base := hash64(a.ID) % 100_000_000
+	base := kit.Hash64(a.ID) % 100_000_000
 	id := func(kind, seq int) string { return fmt.Sprintf("238%08d%d%04d", base, kind, seq) }
 	var nc, ns, na int
 	cs := make([]Campaign, len(a.Campaigns))
@@ -126,26 +126,6 @@ func fillIDs(a Account) Account {
 	return a
 }
 
-func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// rng is splitmix64: a tiny deterministic generator seeded by a hash.
-type rng uint64
-
-func (r *rng) next() uint64 {
-	*r += 0x9e3779b97f4a7c15
-	z := uint64(*r)
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// between returns a value in [lo, hi].
-func (r *rng) between(lo, hi int64) int64 { return lo + int64(r.next()%uint64(hi-lo+1)) }
-
 // stats is one ad-day (or an aggregate). Money and conversion counts are micros.
 type stats struct {
 	SpendMicros             int64
@@ -175,28 +155,28 @@ const centMicros = 10_000
 // Spend is a whole number of cents; purchases are whole; omni_purchase counts the same
 // purchases plus sometimes one more (other surfaces), as Meta's omni_ metrics do.
 func adDay(adID string, day time.Time) stats {
-	seed := rng(hash64(adID))
-	scale := seed.between(50, 200)    // percent: how big this ad is
-	base := seed.between(1500, 7500)  // impressions on an average day
-	cpm := seed.between(500, 1500)    // cents per thousand impressions
-	ctr := seed.between(50, 250)      // basis points
-	aovBase := seed.between(40, 120)  // dollars per order
-	cvrBase := seed.between(100, 450) // basis points of clicks
+	seed := kit.Seed(adID)
+	scale := seed.Between(50, 200)    // percent: how big this ad is
+	base := seed.Between(1500, 7500)  // impressions on an average day
+	cpm := seed.Between(500, 1500)    // cents per thousand impressions
+	ctr := seed.Between(50, 250)      // basis points
+	aovBase := seed.Between(40, 120)  // dollars per order
+	cvrBase := seed.Between(100, 450) // basis points of clicks
 
-	r := rng(hash64(adID + "|" + day.Format("2006-01-02")))
-	impr := base * scale / 100 * r.between(70, 130) / 100
+	r := kit.Seed(adID + "|" + day.Format("2006-01-02"))
+	impr := base * scale / 100 * r.Between(70, 130) / 100
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		impr = impr * 115 / 100
 	}
 	impr = max(impr, 1)
-	cpmCents := cpm + r.between(-150, 150)
+	cpmCents := cpm + r.Between(-150, 150)
 	spendCents := max((impr*cpmCents+500)/1000, 1)
-	clicks := impr * (ctr + r.between(0, 50)) / 10_000
-	linkClicks := clicks * r.between(70, 95) / 100
-	purchases := clicks * (cvrBase + r.between(0, 150)) / 10_000
-	aovCents := aovBase*100 + r.between(-1500, 1500)
+	clicks := impr * (ctr + r.Between(0, 50)) / 10_000
+	linkClicks := clicks * r.Between(70, 95) / 100
+	purchases := clicks * (cvrBase + r.Between(0, 150)) / 10_000
+	aovCents := aovBase*100 + r.Between(-1500, 1500)
 	extra := int64(0)
-	if purchases > 0 && r.next()%3 == 0 {
+	if purchases > 0 && r.Next()%3 == 0 {
 		extra = 1
 	}
 	return stats{

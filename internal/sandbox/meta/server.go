@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DefaultToken is the valid access token of the default configuration.
@@ -37,7 +39,6 @@ const (
 	defaultPageLimit = 25
 	maxPageLimit     = 5000
 	maxRuns          = 1000
-	maxRequestLog    = 10_000
 	firstRunID       = 6_120_000_000_000_000
 	retentionMonths  = 37
 	dateLayout       = "2006-01-02"
@@ -80,14 +81,15 @@ type Server struct {
 	accounts map[string]*account
 	order    []string
 
+	restated kit.Restatements // spend factor percents
+	reqs     kit.RequestLog[RequestLog]
+
 	mu       sync.Mutex
 	faults   Faults
-	restated map[string]map[string]int // account id -> date -> spend factor percent
 	runs     map[string]*reportRun
 	runOrder []string
 	runSeq   int64
 	calls    int64
-	reqs     []RequestLog
 }
 
 // New builds a Server. It panics on an invalid configuration (a bad timezone, a non-digit
@@ -108,12 +110,11 @@ func New(cfg Config) *Server {
 	s := &Server{
 		now: cfg.Now, token: cfg.Token, days: cfg.Days,
 		accounts: map[string]*account{},
-		restated: map[string]map[string]int{},
 		runs:     map[string]*reportRun{},
 	}
 	for _, a := range cfg.Accounts {
 		a.ID = strings.TrimPrefix(a.ID, "act_")
-		if !isDigits(a.ID) {
+		if !kit.IsDigits(a.ID) {
 			panic(fmt.Sprintf("sandbox meta: account id %q is not digits", a.ID))
 		}
 		if _, dup := s.accounts[a.ID]; dup {
@@ -142,18 +143,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Token is the valid access token.
 func (s *Server) Token() string { return s.token }
 
@@ -172,14 +161,10 @@ func (s *Server) account(id string) (*account, bool) {
 }
 
 // today is the current calendar day in the account's timezone, as UTC midnight.
-func (a *account) today(now time.Time) time.Time {
-	y, m, d := now.In(a.loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func (a *account) today(now time.Time) time.Time { return kit.Today(now, a.loc) }
 
 func (s *Server) history(a *account, now time.Time) (start, today time.Time) {
-	today = a.today(now)
-	return today.AddDate(0, 0, -(s.days - 1)), today
+	return kit.History(now, a.loc, s.days)
 }
 
 // Today is the current day (YYYY-MM-DD) in the account's timezone.
@@ -189,16 +174,6 @@ func (s *Server) Today(accountID string) (string, error) {
 		return "", fmt.Errorf("unknown account %q", accountID)
 	}
 	return a.today(s.now()).Format(dateLayout), nil
-}
-
-func (s *Server) restatedCopy(accountID string) map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.restated[accountID]))
-	for k, v := range s.restated[accountID] {
-		out[k] = v
-	}
-	return out
 }
 
 // ---- HTTP ----
@@ -217,32 +192,22 @@ type graphError struct {
 	FBTraceID    string `json:"fbtrace_id"`
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
 // ServeHTTP serves the Graph API endpoints and the /_sandbox admin endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/_sandbox" || strings.HasPrefix(r.URL.Path, "/_sandbox/") {
 		s.serveAdmin(w, r)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := kit.NewStatusRecorder(w)
 	level := s.serveAPI(rec, r)
-	s.logRequest(RequestLog{
+	s.reqs.Add(RequestLog{
 		Time:   s.now().UTC(),
 		Method: r.Method,
 		Path:   r.URL.Path,
 		After:  r.URL.Query().Get("after"),
 		Limit:  r.URL.Query().Get("limit"),
 		Level:  level,
-		Status: rec.status,
+		Status: rec.Status,
 	})
 }
 
@@ -650,7 +615,7 @@ func (c *call) startReport(seg string) {
 	if !ok {
 		return
 	}
-	restated := c.s.restatedCopy(a.ID)
+	restated := c.s.restated.Of(a.ID)
 	s := c.s
 	s.mu.Lock()
 	s.runSeq++
@@ -748,7 +713,7 @@ func (c *call) syncInsights(seg string) {
 		return
 	}
 	histStart, today := c.s.history(a, now)
-	rows := computeRows(&a.Account, spec, histStart, today, c.s.restatedCopy(a.ID))
+	rows := computeRows(&a.Account, spec, histStart, today, c.s.restated.Of(a.ID))
 	c.page("sync"+a.ID, a, spec.level, fields, rows)
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Faults are the switchable failures. Counters count API calls (not admin calls) and run
@@ -97,43 +99,26 @@ func (s *Server) Faults() Faults {
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
 type faultPatch struct {
-	RateLimit    *json.RawMessage `json:"rate_limit"`
-	ServerErrors *int             `json:"server_errors"`
-	ServerStatus *int             `json:"server_status"`
-	InvalidToken *bool            `json:"invalid_token"`
-	EmptyStore   *bool            `json:"empty_store"`
-	HighUsage    *bool            `json:"high_usage"`
+	RateLimit    json.RawMessage `json:"rate_limit"` // not a pointer: see kit.PatchPointer
+	ServerErrors *int            `json:"server_errors"`
+	ServerStatus *int            `json:"server_status"`
+	InvalidToken *bool           `json:"invalid_token"`
+	EmptyStore   *bool           `json:"empty_store"`
+	HighUsage    *bool           `json:"high_usage"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults.clone()
-	if p.RateLimit != nil {
-		f.RateLimit = nil
-		if string(*p.RateLimit) != "null" {
-			var rl RateLimitFault
-			if err := decodeStrict(strings.NewReader(string(*p.RateLimit)), &rl); err != nil {
-				return Faults{}, fmt.Errorf("rate_limit: %v", err)
-			}
-			f.RateLimit = &rl
-		}
+	if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
+		return Faults{}, err
 	}
-	if p.ServerErrors != nil {
-		f.ServerErrors = *p.ServerErrors
-	}
-	if p.ServerStatus != nil {
-		f.ServerStatus = *p.ServerStatus
-	}
-	if p.InvalidToken != nil {
-		f.InvalidToken = *p.InvalidToken
-	}
-	if p.EmptyStore != nil {
-		f.EmptyStore = *p.EmptyStore
-	}
-	if p.HighUsage != nil {
-		f.HighUsage = *p.HighUsage
-	}
+	kit.PatchValue(&f.ServerErrors, p.ServerErrors)
+	kit.PatchValue(&f.ServerStatus, p.ServerStatus)
+	kit.PatchValue(&f.InvalidToken, p.InvalidToken)
+	kit.PatchValue(&f.EmptyStore, p.EmptyStore)
+	kit.PatchValue(&f.HighUsage, p.HighUsage)
 	if err := f.validate(); err != nil {
 		return Faults{}, err
 	}
@@ -155,28 +140,11 @@ type RequestLog struct {
 	Status       int      `json:"status"`
 }
 
-func (s *Server) logRequest(l RequestLog) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, l)
-	if len(s.reqs) > maxRequestLog {
-		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
-	}
-}
-
 // Requests returns the log of served API requests, oldest first (the last 10,000).
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]RequestLog(nil), s.reqs...)
-}
+func (s *Server) Requests() []RequestLog { return s.reqs.All() }
 
 // ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.reqs = nil
-	s.mu.Unlock()
-}
+func (s *Server) ResetRequests() { s.reqs.Reset() }
 
 // ---- admin HTTP ----
 
@@ -205,41 +173,19 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.TrimPrefix(path, "/_sandbox/"), "/")
 	route := r.Method + " " + path
 	switch {
-	case route == "GET /_sandbox/faults":
-		adminJSON(w, http.StatusOK, s.Faults())
-	case route == "POST /_sandbox/faults":
-		var p faultPatch
-		if err := decodeStrict(r.Body, &p); err != nil {
-			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
-			return
-		}
-		f, err := s.patchFaults(p)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, f)
-	case route == "DELETE /_sandbox/faults":
-		s.ClearFaults()
-		adminJSON(w, http.StatusOK, Faults{})
-	case route == "GET /_sandbox/requests":
-		reqs := s.Requests()
-		if reqs == nil {
-			reqs = []RequestLog{}
-		}
-		adminJSON(w, http.StatusOK, reqs)
-	case route == "DELETE /_sandbox/requests":
-		s.ResetRequests()
-		adminJSON(w, http.StatusOK, []RequestLog{})
+	case route == "GET /_sandbox/faults", route == "POST /_sandbox/faults", route == "DELETE /_sandbox/faults":
+		kit.ServeFaults(w, r, s.Faults, s.patchFaults, s.ClearFaults)
+	case route == "GET /_sandbox/requests", route == "DELETE /_sandbox/requests":
+		s.reqs.ServeHTTP(w, r)
 	case route == "GET /_sandbox/today":
-		adminJSON(w, http.StatusOK, map[string]string{"today": s.Today(), "shop": DemoShopDomain, "timezone": s.loc.String()})
+		kit.WriteJSON(w, http.StatusOK, map[string]string{"today": s.Today(), "shop": DemoShopDomain, "timezone": s.loc.String()})
 	case route == "GET /_sandbox/totals":
 		t, err := s.Totals(r.URL.Query().Get("from"), r.URL.Query().Get("to"))
 		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, t)
+		kit.WriteJSON(w, http.StatusOK, t)
 	case route == "GET /_sandbox/orders":
 		date := r.URL.Query().Get("date")
 		if date == "" {
@@ -247,17 +193,17 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		l, err := s.Orders(date)
 		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, l)
+		kit.WriteJSON(w, http.StatusOK, l)
 	case route == "DELETE /_sandbox/orders":
 		s.ResetMutations()
-		adminJSON(w, http.StatusOK, map[string]any{})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{})
 	case r.Method == http.MethodGet && len(segs) == 2 && segs[0] == "orders":
 		b, err := s.OrderJSON(segs[1])
 		if err != nil {
-			adminError(w, http.StatusNotFound, err.Error())
+			kit.WriteError(w, http.StatusNotFound, err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -269,7 +215,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		if d == nil {
 			d = []WebhookDelivery{}
 		}
-		adminJSON(w, http.StatusOK, d)
+		kit.WriteJSON(w, http.StatusOK, d)
 	case route == "POST /_sandbox/webhooks":
 		var body struct {
 			URL       string `json:"url"`
@@ -278,8 +224,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			Secret    string `json:"secret"`
 			WebhookID string `json:"webhook_id"`
 		}
-		if err := decodeStrict(r.Body, &body); err != nil {
-			adminError(w, http.StatusBadRequest, "webhooks: "+err.Error())
+		if err := kit.DecodeStrict(r.Body, &body); err != nil {
+			kit.WriteError(w, http.StatusBadRequest, "webhooks: "+err.Error())
 			return
 		}
 		if body.Secret == "" {
@@ -291,7 +237,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		d, err := s.redeliver(r.Context(), segs[1])
 		s.webhookResult(w, d, err)
 	default:
-		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}
 }
 
@@ -300,8 +246,8 @@ func (s *Server) adminMutation(w http.ResponseWriter, r *http.Request, id, actio
 		TotalPrice string `json:"total_price"`
 		Amount     string `json:"amount"`
 	}
-	if err := decodeStrict(r.Body, &body); err != nil && !errors.Is(err, io.EOF) {
-		adminError(w, http.StatusBadRequest, action+": "+err.Error())
+	if err := kit.DecodeStrict(r.Body, &body); err != nil && !errors.Is(err, io.EOF) {
+		kit.WriteError(w, http.StatusBadRequest, action+": "+err.Error())
 		return
 	}
 	var err error
@@ -309,7 +255,7 @@ func (s *Server) adminMutation(w http.ResponseWriter, r *http.Request, id, actio
 	switch action {
 	case "edit":
 		if body.TotalPrice == "" {
-			adminError(w, http.StatusBadRequest, "edit: total_price is required")
+			kit.WriteError(w, http.StatusBadRequest, "edit: total_price is required")
 			return
 		}
 		err = s.EditOrder(id, body.TotalPrice)
@@ -320,42 +266,26 @@ func (s *Server) adminMutation(w http.ResponseWriter, r *http.Request, id, actio
 	case "cancel":
 		err = s.CancelOrder(id)
 	default:
-		adminError(w, http.StatusNotFound, "unknown order action "+action)
+		kit.WriteError(w, http.StatusNotFound, "unknown order action "+action)
 		return
 	}
 	if err != nil {
-		adminError(w, http.StatusBadRequest, err.Error())
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	b, _ := s.OrderJSON(id)
 	resp["order"] = json.RawMessage(b)
-	adminJSON(w, http.StatusOK, resp)
+	kit.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) webhookResult(w http.ResponseWriter, d WebhookDelivery, err error) {
 	if err != nil && d.ID == "" {
-		adminError(w, http.StatusBadRequest, err.Error())
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	resp := map[string]any{"webhook_id": d.ID, "status": d.Status}
 	if err != nil {
 		resp["error"] = err.Error()
 	}
-	adminJSON(w, http.StatusOK, resp)
-}
-
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func adminError(w http.ResponseWriter, status int, msg string) {
-	adminJSON(w, status, map[string]string{"error": msg})
+	kit.WriteJSON(w, http.StatusOK, resp)
 }

@@ -3,13 +3,13 @@ package shopify
 import (
 	"encoding/base64"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/catalog"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Id ranges: every id is a pure function of the shop, the day and the position, so ids are
@@ -66,30 +66,8 @@ func products() []product {
 // hourWeights is the share of a day's orders per local hour.
 var hourWeights = [24]int64{2, 1, 1, 1, 1, 2, 3, 5, 6, 7, 8, 8, 9, 9, 8, 8, 8, 9, 10, 11, 11, 9, 6, 4}
 
-func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// rng is splitmix64: a tiny deterministic generator seeded by a hash.
-type rng uint64
-
-func (r *rng) next() uint64 {
-	*r += 0x9e3779b97f4a7c15
-	z := uint64(*r)
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// between returns a value in [lo, hi].
-func (r *rng) between(lo, hi int64) int64 { return lo + int64(r.next()%uint64(hi-lo+1)) }
-
-// percent is true with probability p%.
-func (r *rng) percent(p uint64) bool { return r.next()%100 < p }
-
-func seeded(parts ...any) rng { return rng(hash64(fmt.Sprint(parts...))) }
+// seeded is an RNG seeded by the parts printed together, e.g. (shop, "|order|", id).
+func seeded(parts ...any) kit.RNG { return kit.Seed(fmt.Sprint(parts...)) }
 
 // genCustomer is a customer account.
 type genCustomer struct {
@@ -152,9 +130,9 @@ type genOrder struct {
 // the day, also used to date returning customers' accounts.
 func dayTimes(shop string, day time.Time, loc *time.Location) []time.Time {
 	r := seeded(shop, "|day|", day.Format(dateLayout))
-	n := r.between(20, 52)
+	n := r.Between(20, 52)
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
-		n += r.between(0, 8)
+		n += r.Between(0, 8)
 	}
 	var total int64
 	for _, w := range hourWeights {
@@ -163,12 +141,12 @@ func dayTimes(shop string, day time.Time, loc *time.Location) []time.Time {
 	y, m, d := day.Date()
 	times := make([]time.Time, n)
 	for i := range times {
-		pick := r.between(0, total-1)
+		pick := r.Between(0, total-1)
 		h := 0
 		for ; h < 23 && pick >= hourWeights[h]; h++ {
 			pick -= hourWeights[h]
 		}
-		times[i] = time.Date(y, m, d, h, int(r.between(0, 59)), int(r.between(0, 59)), 0, loc)
+		times[i] = time.Date(y, m, d, h, int(r.Between(0, 59)), int(r.Between(0, 59)), 0, loc)
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 	return times
@@ -181,8 +159,8 @@ var lastNames = [...]string{"Smith", "Garcia", "Chen", "Patel", "Johnson", "Nguy
 func customerFor(shop string, dn int64, slot int, created time.Time) *genCustomer {
 	key := dn*ordersPerDaySlot + int64(slot)
 	r := seeded(shop, "|customer|", key)
-	first := firstNames[r.next()%uint64(len(firstNames))]
-	last := lastNames[r.next()%uint64(len(lastNames))]
+	first := firstNames[r.Next()%uint64(len(firstNames))]
+	last := lastNames[r.Next()%uint64(len(lastNames))]
 	return &genCustomer{
 		id:        customerIDBase + key,
 		first:     first,
@@ -201,12 +179,12 @@ type trafficSource struct {
 	splitUTMs bool   // source and medium in landing_site, campaign only in note_attributes
 }
 
-func pickSource(r *rng) trafficSource {
-	roll := r.between(0, 99)
+func pickSource(r *kit.RNG) trafficSource {
+	roll := r.Between(0, 99)
 	switch {
 	case roll < 55: // paid: the catalog's ad channels
 		chans := catalog.AdChannels()
-		w := r.between(0, 99)
+		w := r.Between(0, 99)
 		ci := 0
 		switch {
 		case w < 45:
@@ -220,10 +198,10 @@ func pickSource(r *rng) trafficSource {
 			ci = len(chans) - 1
 		}
 		ch := chans[ci]
-		src := ch.UTMSources[r.next()%uint64(len(ch.UTMSources))]
-		camp := ch.Campaigns[r.next()%uint64(len(ch.Campaigns))]
+		src := ch.UTMSources[r.Next()%uint64(len(ch.UTMSources))]
+		camp := ch.Campaigns[r.Next()%uint64(len(ch.Campaigns))]
 		ts := trafficSource{utm: [3]string{src, ch.UTMMedium, camp.UTMCampaign}}
-		token := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(r.next(), 36)))
+		token := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(r.Next(), 36)))
 		switch ch.Channel {
 		case "meta":
 			ts.referrer, ts.clickID = "https://l.facebook.com/", "fbclid=IwAR"+token
@@ -235,7 +213,7 @@ func pickSource(r *rng) trafficSource {
 		case "tiktok":
 			ts.referrer, ts.clickID = "https://www.tiktok.com/", "ttclid=E.C.P."+token
 		}
-		n := r.between(0, 99)
+		n := r.Between(0, 99)
 		ts.viaNotes = n < 30
 		ts.splitUTMs = n >= 30 && n < 40
 		return ts
@@ -248,7 +226,7 @@ func pickSource(r *rng) trafficSource {
 				src, medium = u[0], u[1]
 			}
 		}
-		return trafficSource{utm: [3]string{src, medium, newsletterCampaign}, viaNotes: r.percent(30)}
+		return trafficSource{utm: [3]string{src, medium, newsletterCampaign}, viaNotes: r.Percent(30)}
 	default: // direct: no referrer, no UTMs
 		return trafficSource{}
 	}
@@ -265,20 +243,20 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 		id := orderIDBase + dn*ordersPerDaySlot + int64(i)
 		r := seeded(shop, "|order|", id)
 		o := &genOrder{id: id, number: 1001 + dn*ordersPerDaySlot + int64(i), createdAt: created}
-		o.test = r.percent(2)
+		o.test = r.Percent(2)
 
 		// Customer: a guest, a returning customer (opened by an order of a past day), or new.
-		switch c := r.between(0, 99); {
+		switch c := r.Between(0, 99); {
 		case c < 12:
-			if !r.percent(8) {
+			if !r.Percent(8) {
 				gr := seeded(shop, "|guest|", id)
 				o.email = fmt.Sprintf("%s.%s%d@example.net",
-					strings.ToLower(firstNames[gr.next()%uint64(len(firstNames))]),
-					strings.ToLower(lastNames[gr.next()%uint64(len(lastNames))]), id%997)
+					strings.ToLower(firstNames[gr.Next()%uint64(len(firstNames))]),
+					strings.ToLower(lastNames[gr.Next()%uint64(len(lastNames))]), id%997)
 			}
 		case c < 47:
-			back := r.between(1, maxReturningDays)
-			slot := int(r.between(0, returningSlots-1))
+			back := r.Between(1, maxReturningDays)
+			slot := int(r.Between(0, returningSlots-1))
 			pastDay := day.AddDate(0, 0, -int(back))
 			o.customer = customerFor(shop, dn-back, slot, dayTimes(shop, pastDay, loc)[slot])
 		default:
@@ -286,24 +264,24 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 		}
 		if o.customer != nil {
 			o.email = o.customer.email
-			if r.percent(8) { // typed differently at checkout: the hash must not care
+			if r.Percent(8) { // typed differently at checkout: the hash must not care
 				o.email = strings.ToUpper(o.email[:1]) + o.email[1:] + " "
 			}
 		}
 
 		// Line items: 1-3 distinct products.
-		nLines := 1 + int(r.between(0, 99)/60) + int(r.between(0, 99)/90)
-		start := int(r.next() % uint64(len(prods)))
+		nLines := 1 + int(r.Between(0, 99)/60) + int(r.Between(0, 99)/90)
+		start := int(r.Next() % uint64(len(prods)))
 		for k := 0; k < nLines; k++ {
 			p := prods[(start+k*3)%len(prods)]
 			qty := int64(1)
-			if r.percent(12) {
+			if r.Percent(12) {
 				qty = 2
 			}
 			o.lines = append(o.lines, genLine{id: lineIDBase + (id-orderIDBase)*10 + int64(k), p: p, qty: qty})
 			o.linesCents += p.priceCents * qty
 		}
-		if r.percent(20) {
+		if r.Percent(20) {
 			o.discountCode = "WELCOME10"
 			o.discountCents = (o.linesCents*10 + 50) / 100
 		}
@@ -319,7 +297,7 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 		o.utm = ts.utm
 		o.referringSite = ts.referrer
 		path := "/"
-		if r.percent(60) {
+		if r.Percent(60) {
 			path = "/products/" + o.lines[0].p.handle
 		}
 		var query []string
@@ -328,7 +306,7 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 			if !ts.splitUTMs {
 				query = append(query, "utm_campaign="+ts.utm[2])
 				if ts.clickID != "" {
-					query = append(query, "utm_content=ad_"+strconv.FormatInt(r.between(1, 4), 10))
+					query = append(query, "utm_content=ad_"+strconv.FormatInt(r.Between(1, 4), 10))
 				}
 			}
 		}
@@ -352,22 +330,22 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 
 		// Later life: payment settles within minutes; then a cancellation, or fulfilment
 		// (which closes the order) and maybe a refund days later.
-		o.settledAt = created.Add(time.Duration(r.between(20, 600)) * time.Second)
+		o.settledAt = created.Add(time.Duration(r.Between(20, 600)) * time.Second)
 		switch {
-		case r.percent(3):
-			t := created.Add(time.Duration(r.between(30, 36*60)) * time.Minute)
+		case r.Percent(3):
+			t := created.Add(time.Duration(r.Between(30, 36*60)) * time.Minute)
 			o.cancelAt = &t
 		default:
-			f := created.Add(time.Duration(r.between(18*60, 72*60)) * time.Minute)
+			f := created.Add(time.Duration(r.Between(18*60, 72*60)) * time.Minute)
 			o.fulfilledAt = &f
-			if r.percent(5) {
+			if r.Percent(5) {
 				rf := genRefund{
 					id:          refundIDBase + (id-orderIDBase)*10,
-					at:          f.Add(time.Duration(r.between(24, 10*24)) * time.Hour),
-					failedFirst: r.percent(20),
+					at:          f.Add(time.Duration(r.Between(24, 10*24)) * time.Hour),
+					failedFirst: r.Percent(20),
 					note:        "Customer return",
 				}
-				if len(o.lines) > 1 && r.percent(50) {
+				if len(o.lines) > 1 && r.Percent(50) {
 					l := o.lines[len(o.lines)-1]
 					rf.lines = []int{len(o.lines) - 1}
 					rf.amountMicros = l.p.priceCents * l.qty * centMicros

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DefaultToken is the valid access token of the default configuration.
@@ -55,7 +57,6 @@ const (
 	defaultLimit     = 50
 	maxLimit         = 250
 	bucketCapacity   = 40
-	maxRequestLog    = 10_000
 	pageInfoTime     = "2006-01-02 15:04:05 UTC"
 	paginationDocURL = "https://shopify.dev/api/usage/pagination-rest"
 )
@@ -86,6 +87,8 @@ type Server struct {
 	currency string
 	hc       *http.Client
 
+	reqs kit.RequestLog[RequestLog]
+
 	genMu sync.Mutex
 	gen   map[int64][]*genOrder // day number -> that day's generated orders
 
@@ -94,7 +97,6 @@ type Server struct {
 	overlays    map[int64]*overlay
 	refundSeq   int64
 	calls       int64
-	reqs        []RequestLog
 	deliveries  []WebhookDelivery
 	deliveryIdx map[string]int
 }
@@ -139,13 +141,11 @@ func (s *Server) ShopDomain() string { return DemoShopDomain }
 func (s *Server) Today() string { return s.today(s.now()).Format(dateLayout) }
 
 // today is the current calendar day in the shop's timezone, as UTC midnight.
-func (s *Server) today(now time.Time) time.Time {
-	y, m, d := now.In(s.loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func (s *Server) today(now time.Time) time.Time { return kit.Today(now, s.loc) }
 
 func (s *Server) historyStart(now time.Time) time.Time {
-	return s.today(now).AddDate(0, 0, -(s.days - 1))
+	start, _ := kit.History(now, s.loc, s.days)
+	return start
 }
 
 // day returns the generated orders of a day, cached: they are a pure function of the day.
@@ -215,23 +215,13 @@ func parseOrderID(s string) (int64, bool) {
 
 var versionRE = regexp.MustCompile(`^(\d{4}-\d{2}|unstable)$`)
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
 // ServeHTTP serves the Admin API endpoints and the /_sandbox admin endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/_sandbox" || strings.HasPrefix(r.URL.Path, "/_sandbox/") {
 		s.serveAdmin(w, r)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := kit.NewStatusRecorder(w)
 	s.serveAPI(rec, r)
 	q := r.URL.Query()
 	params := make([]string, 0, len(q))
@@ -239,10 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		params = append(params, k)
 	}
 	sort.Strings(params)
-	s.logRequest(RequestLog{
+	s.reqs.Add(RequestLog{
 		Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, Params: params,
 		PageInfo: q.Get("page_info"), Limit: q.Get("limit"), UpdatedAtMin: q.Get("updated_at_min"),
-		Status: rec.status,
+		Status: rec.Status,
 	})
 }
 

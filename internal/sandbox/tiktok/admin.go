@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // Faults are the switchable failures. Counters count API calls with a valid token (not
@@ -109,52 +110,28 @@ func (s *Server) Faults() Faults {
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit or service_error).
 type faultPatch struct {
-	RateLimit     *json.RawMessage `json:"rate_limit"`
-	ServiceError  *json.RawMessage `json:"service_error"`
-	GatewayErrors *int             `json:"gateway_errors"`
-	ExpiredToken  *bool            `json:"expired_token"`
-	EmptyReport   *bool            `json:"empty_report"`
-	PageDelayMS   *int             `json:"page_delay_ms"`
-}
-
-func decodeCodeFault(name string, raw *json.RawMessage) (*CodeFault, error) {
-	if string(*raw) == "null" {
-		return nil, nil
-	}
-	var cf CodeFault
-	if err := decodeStrict(strings.NewReader(string(*raw)), &cf); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	return &cf, nil
+	RateLimit     json.RawMessage `json:"rate_limit"` // not pointers: see kit.PatchPointer
+	ServiceError  json.RawMessage `json:"service_error"`
+	GatewayErrors *int            `json:"gateway_errors"`
+	ExpiredToken  *bool           `json:"expired_token"`
+	EmptyReport   *bool           `json:"empty_report"`
+	PageDelayMS   *int            `json:"page_delay_ms"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults.clone()
-	var err error
-	if p.RateLimit != nil {
-		if f.RateLimit, err = decodeCodeFault("rate_limit", p.RateLimit); err != nil {
-			return Faults{}, err
-		}
+	if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
+		return Faults{}, err
 	}
-	if p.ServiceError != nil {
-		if f.ServiceError, err = decodeCodeFault("service_error", p.ServiceError); err != nil {
-			return Faults{}, err
-		}
+	if err := kit.PatchPointer(&f.ServiceError, "service_error", p.ServiceError); err != nil {
+		return Faults{}, err
 	}
-	if p.GatewayErrors != nil {
-		f.GatewayErrors = *p.GatewayErrors
-	}
-	if p.ExpiredToken != nil {
-		f.ExpiredToken = *p.ExpiredToken
-	}
-	if p.EmptyReport != nil {
-		f.EmptyReport = *p.EmptyReport
-	}
-	if p.PageDelayMS != nil {
-		f.PageDelayMS = *p.PageDelayMS
-	}
+	kit.PatchValue(&f.GatewayErrors, p.GatewayErrors)
+	kit.PatchValue(&f.ExpiredToken, p.ExpiredToken)
+	kit.PatchValue(&f.EmptyReport, p.EmptyReport)
+	kit.PatchValue(&f.PageDelayMS, p.PageDelayMS)
 	if err := f.validate(); err != nil {
 		return Faults{}, err
 	}
@@ -179,28 +156,11 @@ type RequestLog struct {
 	PageSize     string `json:"page_size,omitempty"`
 }
 
-func (s *Server) logRequest(l RequestLog) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, l)
-	if len(s.reqs) > maxRequestLog {
-		s.reqs = append([]RequestLog(nil), s.reqs[len(s.reqs)-maxRequestLog:]...)
-	}
-}
-
 // Requests returns the log of served API requests, oldest first (the last 10,000).
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]RequestLog(nil), s.reqs...)
-}
+func (s *Server) Requests() []RequestLog { return s.reqs.All() }
 
 // ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.reqs = nil
-	s.mu.Unlock()
-}
+func (s *Server) ResetRequests() { s.reqs.Reset() }
 
 // Restate changes a past day of an advertiser: spend, conversions and payment value of every
 // ad on that day become factorPercent percent of the generated values (100 undoes it). Reports
@@ -222,25 +182,12 @@ func (s *Server) Restate(advertiserID, date string, factorPercent int) error {
 		return fmt.Errorf("date %s is outside the advertiser's history %s..%s", date,
 			start.Format(dateLayout), today.Format(dateLayout))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.restated[a.ID] == nil {
-		s.restated[a.ID] = map[string]int{}
-	}
-	if factorPercent == 100 {
-		delete(s.restated[a.ID], date)
-	} else {
-		s.restated[a.ID][date] = factorPercent
-	}
+	s.restated.Set(a.ID, date, factorPercent)
 	return nil
 }
 
 // ClearRestatements undoes every restatement.
-func (s *Server) ClearRestatements() {
-	s.mu.Lock()
-	s.restated = map[string]map[string]int{}
-	s.mu.Unlock()
-}
+func (s *Server) ClearRestatements() { s.restated.Clear() }
 
 // Totals sums what daily reports over [since, until] at a level return, with the current
 // restatements: the number of rows and the metrics a connector keeps (conversions are
@@ -288,7 +235,7 @@ func (s *Server) Totals(advertiserID, since, until, level string) (Totals, error
 		return Totals{}, err
 	}
 	start, today := s.history(a, s.now())
-	rows := computeRows(&a.Advertiser, dl, from, to, start, today, s.restatedCopy(a.ID))
+	rows := computeRows(&a.Advertiser, dl, from, to, start, today, s.restated.Of(a.ID))
 	t := Totals{Rows: len(rows)}
 	for _, r := range rows {
 		t.SpendMicros += r.SpendMicros
@@ -320,33 +267,15 @@ func (s *Server) Totals(advertiserID, since, until, level string) (Totals, error
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
-	case "GET /_sandbox/faults":
-		adminJSON(w, http.StatusOK, s.Faults())
-	case "POST /_sandbox/faults":
-		var p faultPatch
-		if err := decodeStrict(r.Body, &p); err != nil {
-			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
-			return
-		}
-		f, err := s.patchFaults(p)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		adminJSON(w, http.StatusOK, f)
-	case "DELETE /_sandbox/faults":
-		s.ClearFaults()
-		adminJSON(w, http.StatusOK, Faults{})
-	case "GET /_sandbox/requests":
-		adminJSON(w, http.StatusOK, s.Requests())
-	case "DELETE /_sandbox/requests":
-		s.ResetRequests()
-		adminJSON(w, http.StatusOK, []RequestLog{})
+	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":
+		kit.ServeFaults(w, r, s.Faults, s.patchFaults, s.ClearFaults)
+	case "GET /_sandbox/requests", "DELETE /_sandbox/requests":
+		s.reqs.ServeHTTP(w, r)
 	case "POST /_sandbox/restate":
 		s.adminRestate(w, r)
 	case "DELETE /_sandbox/restate":
 		s.ClearRestatements()
-		adminJSON(w, http.StatusOK, map[string]any{})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{})
 	case "GET /_sandbox/totals":
 		q := r.URL.Query()
 		id := q.Get("advertiser_id")
@@ -355,14 +284,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := s.Totals(id, q.Get("since"), q.Get("until"), q.Get("level"))
 		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		adminJSON(w, http.StatusOK, t)
+		kit.WriteJSON(w, http.StatusOK, t)
 	case "GET /_sandbox/advertisers":
-		adminJSON(w, http.StatusOK, s.Advertisers())
+		kit.WriteJSON(w, http.StatusOK, s.Advertisers())
 	default:
-		adminError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
+		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}
 }
 
@@ -373,51 +302,25 @@ func (s *Server) adminRestate(w http.ResponseWriter, r *http.Request) {
 		DaysAgo       *int   `json:"days_ago"`
 		FactorPercent *int   `json:"factor_percent"`
 	}
-	if err := decodeStrict(r.Body, &body); err != nil {
-		adminError(w, http.StatusBadRequest, "restate: "+err.Error())
+	if err := kit.DecodeStrict(r.Body, &body); err != nil {
+		kit.WriteError(w, http.StatusBadRequest, "restate: "+err.Error())
 		return
 	}
 	if body.AdvertiserID == "" {
 		body.AdvertiserID = DemoAdvertiserID
 	}
-	if (body.Date == "") == (body.DaysAgo == nil) {
-		adminError(w, http.StatusBadRequest, "restate: give exactly one of date and days_ago")
+	date, err := kit.RestateDay(body.Date, body.DaysAgo, body.FactorPercent, "factor_percent",
+		func() (string, error) { return s.Today(body.AdvertiserID) })
+	if err != nil {
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if body.FactorPercent == nil {
-		adminError(w, http.StatusBadRequest, "restate: factor_percent is required")
-		return
-	}
-	if body.DaysAgo != nil {
-		today, err := s.Today(body.AdvertiserID)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		d, _ := time.Parse(dateLayout, today)
-		body.Date = d.AddDate(0, 0, -*body.DaysAgo).Format(dateLayout)
-	}
+	body.Date = date
 	if err := s.Restate(body.AdvertiserID, body.Date, *body.FactorPercent); err != nil {
-		adminError(w, http.StatusBadRequest, err.Error())
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	adminJSON(w, http.StatusOK, map[string]any{
+	kit.WriteJSON(w, http.StatusOK, map[string]any{
 		"advertiser_id": body.AdvertiserID, "date": body.Date, "factor_percent": *body.FactorPercent,
 	})
-}
-
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func adminError(w http.ResponseWriter, status int, msg string) {
-	adminJSON(w, status, map[string]string{"error": msg})
 }

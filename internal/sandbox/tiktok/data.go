@@ -2,11 +2,11 @@ package tiktok
 
 import (
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/catalog"
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DemoAdvertiserID is the advertiser of the default configuration.
@@ -97,7 +97,7 @@ func genericTree() []Campaign {
 // from the advertiser id, the object kind (1 campaign, 2 ad group, 3 ad) and its position, so
 // ids are stable across restarts.
 func fillIDs(a Advertiser) Advertiser {
-	base := hash64(a.ID) % 100_000_000
+	base := kit.Hash64(a.ID) % 100_000_000
 	id := func(kind, seq int) string { return fmt.Sprintf("17%08d%d%05d", base, kind, seq) }
 	var nc, ng, na int
 	cs := make([]Campaign, len(a.Campaigns))
@@ -130,26 +130,6 @@ func fillIDs(a Advertiser) Advertiser {
 	return a
 }
 
-func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// rng is splitmix64: a tiny deterministic generator seeded by a hash.
-type rng uint64
-
-func (r *rng) next() uint64 {
-	*r += 0x9e3779b97f4a7c15
-	z := uint64(*r)
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// between returns a value in [lo, hi].
-func (r *rng) between(lo, hi int64) int64 { return lo + int64(r.next()%uint64(hi-lo+1)) }
-
 // stats is one ad-day (or an aggregate). Money and conversion counts are micros.
 type stats struct {
 	SpendMicros int64
@@ -175,25 +155,25 @@ const centMicros = 10_000
 // adDay is the delivery of one ad on one day: a pure function of (ad id, date). Spend is a
 // whole number of cents; payments are whole, and small ads have days without any.
 func adDay(adID string, day time.Time) stats {
-	seed := rng(hash64("tiktok|" + adID))
-	scale := seed.between(30, 200)   // percent: how big this ad is
-	base := seed.between(2000, 9000) // impressions on an average day
-	cpm := seed.between(400, 1000)   // cents per thousand impressions
-	ctr := seed.between(60, 160)     // basis points
-	aovBase := seed.between(35, 80)  // dollars per order
-	cvrBase := seed.between(80, 300) // basis points of clicks
+	seed := kit.Seed("tiktok|" + adID)
+	scale := seed.Between(30, 200)   // percent: how big this ad is
+	base := seed.Between(2000, 9000) // impressions on an average day
+	cpm := seed.Between(400, 1000)   // cents per thousand impressions
+	ctr := seed.Between(60, 160)     // basis points
+	aovBase := seed.Between(35, 80)  // dollars per order
+	cvrBase := seed.Between(80, 300) // basis points of clicks
 
-	r := rng(hash64(adID + "|" + day.Format("2006-01-02")))
-	impr := base * scale / 100 * r.between(70, 130) / 100
+	r := kit.Seed(adID + "|" + day.Format("2006-01-02"))
+	impr := base * scale / 100 * r.Between(70, 130) / 100
 	if wd := day.Weekday(); wd == time.Friday || wd == time.Saturday || wd == time.Sunday {
 		impr = impr * 120 / 100
 	}
 	impr = max(impr, 1)
-	cpmCents := cpm + r.between(-100, 100)
+	cpmCents := cpm + r.Between(-100, 100)
 	spendCents := max((impr*cpmCents+500)/1000, 1)
-	clicks := impr * (ctr + r.between(0, 40)) / 10_000
-	payments := clicks * (cvrBase + r.between(0, 120)) / 10_000
-	aovCents := aovBase*100 + r.between(-1000, 1000)
+	clicks := impr * (ctr + r.Between(0, 40)) / 10_000
+	payments := clicks * (cvrBase + r.Between(0, 120)) / 10_000
+	aovCents := aovBase*100 + r.Between(-1000, 1000)
 	return stats{
 		SpendMicros:        spendCents * centMicros,
 		Impressions:        impr,

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit"
 )
 
 // DefaultToken is the valid access token of the default configuration.
@@ -57,7 +59,6 @@ const (
 const (
 	defaultPageSize = 10
 	maxPageSize     = 1000
-	maxRequestLog   = 10_000
 	maxInfoIDs      = 100
 	dateLayout      = "2006-01-02"
 	dayTimeLayout   = "2006-01-02 15:04:05"
@@ -90,11 +91,12 @@ type Server struct {
 	advertisers map[string]*advertiser
 	order       []string
 
-	mu       sync.Mutex
-	faults   Faults
-	restated map[string]map[string]int // advertiser id -> date -> factor percent
-	calls    int64
-	reqs     []RequestLog
+	restated kit.Restatements // factor percents
+	reqs     kit.RequestLog[RequestLog]
+
+	mu     sync.Mutex
+	faults Faults
+	calls  int64
 }
 
 // New builds a Server. It panics on an invalid configuration (a bad timezone, a non-digit or
@@ -115,10 +117,9 @@ func New(cfg Config) *Server {
 	s := &Server{
 		now: cfg.Now, token: cfg.Token, days: cfg.Days,
 		advertisers: map[string]*advertiser{},
-		restated:    map[string]map[string]int{},
 	}
 	for _, a := range cfg.Advertisers {
-		if !isDigits(a.ID) {
+		if !kit.IsDigits(a.ID) {
 			panic(fmt.Sprintf("sandbox tiktok: advertiser id %q is not digits", a.ID))
 		}
 		if _, dup := s.advertisers[a.ID]; dup {
@@ -147,18 +148,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Token is the valid access token.
 func (s *Server) Token() string { return s.token }
 
@@ -172,14 +161,10 @@ func (s *Server) Advertisers() []Advertiser {
 }
 
 // today is the current calendar day in the advertiser's timezone, as UTC midnight.
-func (a *advertiser) today(now time.Time) time.Time {
-	y, m, d := now.In(a.loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func (a *advertiser) today(now time.Time) time.Time { return kit.Today(now, a.loc) }
 
 func (s *Server) history(a *advertiser, now time.Time) (start, today time.Time) {
-	today = a.today(now)
-	return today.AddDate(0, 0, -(s.days - 1)), today
+	return kit.History(now, a.loc, s.days)
 }
 
 // Today is the current day (YYYY-MM-DD) in the advertiser's timezone.
@@ -191,27 +176,7 @@ func (s *Server) Today(advertiserID string) (string, error) {
 	return a.today(s.now()).Format(dateLayout), nil
 }
 
-func (s *Server) restatedCopy(advertiserID string) map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.restated[advertiserID]))
-	for k, v := range s.restated[advertiserID] {
-		out[k] = v
-	}
-	return out
-}
-
 // ---- HTTP ----
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
 
 // ServeHTTP serves the API endpoints and the /_sandbox admin endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -219,7 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := kit.NewStatusRecorder(w)
 	q := r.URL.Query()
 	l := RequestLog{
 		Method:       r.Method,
@@ -237,9 +202,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, w: rec, r: r, code: -1}
 	c.serve()
 	l.Time = s.now().UTC()
-	l.Status = rec.status
+	l.Status = rec.Status
 	l.Code = c.code
-	s.logRequest(l)
+	s.reqs.Add(l)
 }
 
 // call is one API request being served.
@@ -474,7 +439,7 @@ func (a *advertiser) field(name string) any {
 	case "country":
 		return "US"
 	case "create_time":
-		return 1672531200 + int64(hash64(a.ID)%86_400)
+		return 1672531200 + int64(kit.Hash64(a.ID)%86_400)
 	}
 	return nil
 }
@@ -624,7 +589,7 @@ func (c *call) report(empty bool) {
 	if !empty {
 		histStart, today := c.s.history(spec.adv, c.s.now())
 		rows = computeRows(&spec.adv.Advertiser, spec.level, spec.since, spec.until, histStart, today,
-			c.s.restatedCopy(spec.adv.ID))
+			c.s.restated.Of(spec.adv.ID))
 	}
 	totalPage := (len(rows) + spec.size - 1) / spec.size
 	list := []map[string]any{}
