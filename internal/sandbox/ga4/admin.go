@@ -91,31 +91,20 @@ func (f *Faults) validate() error {
 	return nil
 }
 
-// SetFaults replaces all faults.
-func (s *Server) SetFaults(f Faults) error {
-	f = f.clone()
-	if err := f.validate(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.faults = f
-	s.mu.Unlock()
-	return nil
+// faultSwitch arms and clears the faults under the server's lock, which the request
+// paths also hold while they run fault counters down.
+func (s *Server) faultSwitch() *kit.FaultSwitch[Faults] {
+	return kit.NewFaultSwitch(&s.mu, &s.faults, Faults.clone, (*Faults).validate)
 }
+
+// SetFaults replaces all faults.
+func (s *Server) SetFaults(f Faults) error { return s.faultSwitch().Set(f) }
 
 // ClearFaults removes all faults.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	s.faults = Faults{}
-	s.mu.Unlock()
-}
+func (s *Server) ClearFaults() { s.faultSwitch().Clear() }
 
 // Faults returns the faults still armed.
-func (s *Server) Faults() Faults {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.faults.clone()
-}
+func (s *Server) Faults() Faults { return s.faultSwitch().Get() }
 
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
@@ -132,25 +121,20 @@ type faultPatch struct {
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.faults.clone()
-	if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
-		return Faults{}, err
-	}
-	kit.PatchValue(&f.ServerErrors, p.ServerErrors)
-	kit.PatchValue(&f.ExpireNext, p.ExpireNext)
-	kit.PatchValue(&f.PageDelayMS, p.PageDelayMS)
-	kit.PatchValue(&f.ExpiredToken, p.ExpiredToken)
-	kit.PatchValue(&f.RevokeRefreshToken, p.RevokeRefreshToken)
-	kit.PatchValue(&f.EmptyReport, p.EmptyReport)
-	kit.PatchValue(&f.RejectKeyEvents, p.RejectKeyEvents)
-	kit.PatchValue(&f.LowQuota, p.LowQuota)
-	if err := f.validate(); err != nil {
-		return Faults{}, err
-	}
-	s.faults = f
-	return f.clone(), nil
+	return s.faultSwitch().Patch(func(f *Faults) error {
+		if err := kit.PatchPointer(&f.RateLimit, "rate_limit", p.RateLimit); err != nil {
+			return err
+		}
+		kit.PatchValue(&f.ServerErrors, p.ServerErrors)
+		kit.PatchValue(&f.ExpireNext, p.ExpireNext)
+		kit.PatchValue(&f.PageDelayMS, p.PageDelayMS)
+		kit.PatchValue(&f.ExpiredToken, p.ExpiredToken)
+		kit.PatchValue(&f.RevokeRefreshToken, p.RevokeRefreshToken)
+		kit.PatchValue(&f.EmptyReport, p.EmptyReport)
+		kit.PatchValue(&f.RejectKeyEvents, p.RejectKeyEvents)
+		kit.PatchValue(&f.LowQuota, p.LowQuota)
+		return nil
+	})
 }
 
 // RequestLog is one served API or token request. It never holds a token or secret.

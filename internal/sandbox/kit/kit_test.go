@@ -2,10 +2,12 @@ package kit
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -236,5 +238,68 @@ func TestIsDigits(t *testing.T) {
 		if IsDigits(s) != want {
 			t.Errorf("IsDigits(%q) = %v", s, !want)
 		}
+	}
+}
+
+type switchFaults struct {
+	Times *int
+	Delay int
+}
+
+func (f switchFaults) clone() switchFaults {
+	if f.Times != nil {
+		n := *f.Times
+		f.Times = &n
+	}
+	return f
+}
+
+func (f *switchFaults) validate() error {
+	if f.Delay < 0 {
+		return errors.New("delay must not be negative")
+	}
+	if f.Times != nil && *f.Times == 0 {
+		*f.Times = 1
+	}
+	return nil
+}
+
+func TestFaultSwitch(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		armed switchFaults
+	)
+	sw := NewFaultSwitch(&mu, &armed, switchFaults.clone, (*switchFaults).validate)
+	zero := 0
+	if err := sw.Set(switchFaults{Times: &zero, Delay: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if armed.Times == nil || *armed.Times != 1 || armed.Delay != 5 {
+		t.Fatalf("Set armed %+v, want defaults filled and delay 5", armed)
+	}
+	got := sw.Get()
+	*got.Times = 9
+	if *armed.Times != 1 {
+		t.Fatal("Get shares the armed faults' pointers")
+	}
+	if _, err := sw.Patch(func(f *switchFaults) error { f.Delay = -1; return nil }); err == nil {
+		t.Fatal("invalid patch accepted")
+	}
+	if armed.Delay != 5 {
+		t.Fatalf("invalid patch changed the armed faults: %+v", armed)
+	}
+	if _, err := sw.Patch(func(f *switchFaults) error { return errors.New("bad key") }); err == nil || armed.Delay != 5 {
+		t.Fatal("failed apply must leave the faults alone")
+	}
+	p, err := sw.Patch(func(f *switchFaults) error { f.Delay = 7; return nil })
+	if err != nil || p.Delay != 7 || armed.Delay != 7 || *armed.Times != 1 {
+		t.Fatalf("patch: %+v %v, armed %+v", p, err, armed)
+	}
+	if err := sw.Set(switchFaults{Delay: -2}); err == nil || armed.Delay != 7 {
+		t.Fatal("invalid Set must be refused and leave the faults alone")
+	}
+	sw.Clear()
+	if armed.Times != nil || armed.Delay != 0 {
+		t.Fatalf("Clear left %+v", armed)
 	}
 }
