@@ -238,6 +238,22 @@ type Order struct {
 	ReferringSite string
 	LineItems     []LineItem
 	Refunds       []Refund
+	// Customer is the store's own record of the order's customer, when the order has one.
+	Customer *Customer
+}
+
+// Customer is a store's record of a customer as read with one of their orders: what the
+// store knows of the customer's whole history, beyond the orders we happen to hold.
+type Customer struct {
+	ID string
+	// EmailSHA256 is the hex SHA-256 of the trimmed, lower-cased email ("" if none).
+	EmailSHA256 string
+	// CreatedAt is when the store created the customer record.
+	CreatedAt time.Time
+	// UpdatedAt orders versions of the record: an older one never replaces a newer one.
+	UpdatedAt time.Time
+	// OrdersCount is the store's count of the customer's orders when read; -1 if unknown.
+	OrdersCount int64
 }
 
 // LineItem is one line of an order.
