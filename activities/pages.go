@@ -23,7 +23,7 @@ type page struct {
 
 // pageSource returns the function that reads the run's data one page at a time: ad metrics
 // for a date window, orders updated since a time, or sessions for a date window.
-func (a *Sync) pageSource(conn store.Connection, run store.SyncRun, acct channels.Account) (func(ctx context.Context, cursor string) (page, error), error) {
+func (a *Sync) pageSource(conn store.Connection, run store.SyncRun, acct channels.Account, claim store.Claim) (func(ctx context.Context, cursor string) (page, error), error) {
 	ch := channels.Channel(conn.Channel)
 	window := channels.Window{From: run.WindowFrom, To: run.WindowTo}
 	if r, ok := a.Connectors.Ads[ch]; ok {
@@ -32,7 +32,7 @@ func (a *Sync) pageSource(conn store.Connection, run store.SyncRun, acct channel
 			p, err := r.ReadPage(ctx, acct, req, cursor)
 			return page{rows: len(p.Rows), next: p.Next, wait: p.Wait,
 				commit: func(ctx context.Context, run store.SyncRun) (store.SyncRun, error) {
-					return a.Store.CommitAdPage(ctx, run, p.Rows, p.Next)
+					return a.Store.CommitAdPage(ctx, run, claim, p.Rows, p.Next)
 				}}, err
 		}, nil
 	}
@@ -47,7 +47,7 @@ func (a *Sync) pageSource(conn store.Connection, run store.SyncRun, acct channel
 			p, err := r.ReadOrders(ctx, acct, req, cursor)
 			return page{rows: len(p.Orders), next: p.Next, wait: p.Wait,
 				commit: func(ctx context.Context, run store.SyncRun) (store.SyncRun, error) {
-					return a.Store.CommitOrdersPage(ctx, run, p.Orders, p.Next, advance)
+					return a.Store.CommitOrdersPage(ctx, run, claim, p.Orders, p.Next, advance)
 				}}, err
 		}, nil
 	}
@@ -57,7 +57,7 @@ func (a *Sync) pageSource(conn store.Connection, run store.SyncRun, acct channel
 			p, err := r.ReadSessions(ctx, acct, req, cursor)
 			return page{rows: len(p.Rows), next: p.Next, wait: p.Wait,
 				commit: func(ctx context.Context, run store.SyncRun) (store.SyncRun, error) {
-					return a.Store.CommitSessionsPage(ctx, run, p.Rows, p.Next)
+					return a.Store.CommitSessionsPage(ctx, run, claim, p.Rows, p.Next)
 				}}, err
 		}, nil
 	}

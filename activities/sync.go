@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -242,12 +243,34 @@ type SyncWindowInput struct {
 	SyncRunID   string
 }
 
-// SyncWindowResult is the run's progress after this call.
+// SyncWindowResult is the run's progress after this call. A call that met the provider's
+// rate limit returns normally with Wait set: waiting for a provider is not a failure, so the
+// workflow sleeps it out on a timer and calls again, and the retry budget is left for real
+// failures.
 type SyncWindowResult struct {
 	Pages int
 	Rows  int64
 	Done  bool
+	// Wait is how long the provider asked us to pause before the next call.
+	Wait time.Duration
+	// WaitReason says what is waited for, e.g. "Meta rate limit".
+	WaitReason string
 }
+
+// MaxStalledAttempts is how many attempts in a row may fail or die without moving the read
+// before the window gives up. An attempt that committed anything resets the count, so a
+// long window on a flaky worker fleet still finishes.
+const MaxStalledAttempts = 10
+
+// ErrTypeNoProgress ends a window whose attempts keep failing without moving the read.
+const ErrTypeNoProgress = "NoProgress"
+
+// callBudget is how long one SyncWindow call keeps starting new pages.
+const callBudget = 5 * time.Minute
+
+// heartbeatEvery is how often SyncWindow heartbeats while it works, well inside the
+// workflow's heartbeat timeout, whatever the provider call or merge in flight.
+const heartbeatEvery = 5 * time.Second
 
 // readPosition is the heartbeat detail of SyncWindow: the provider cursor and how many
 // pages were committed when it was recorded. Never rows.
@@ -260,11 +283,30 @@ type readPosition struct {
 // SyncWindow reads pages of the run's window from the provider and commits each page with
 // its cursor in one transaction. It resumes from the newest of the heartbeat cursor and the
 // committed cursor, so a worker that dies mid-window costs at most one page of re-reading.
+// Each attempt first claims the run, so an attempt Temporal presumed dead can no longer
+// write once its successor started.
 func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowResult, error) {
 	run, err := a.Store.GetSyncRun(ctx, in.SyncRunID)
 	if err != nil || run.WorkspaceID != in.WorkspaceID {
 		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("sync run %s not found", in.SyncRunID), ErrTypeInvalidInput, err)
+	}
+	if run.ReadCompletedAt != nil {
+		return SyncWindowResult{Pages: run.Pages, Rows: run.RowsWritten, Done: true}, nil
+	}
+	claim, err := a.Store.ClaimSyncRun(ctx, run.ID)
+	if err != nil {
+		return SyncWindowResult{}, err
+	}
+	if claim.Stalled >= MaxStalledAttempts {
+		last := claim.LastError
+		if last == "" {
+			last = "the worker stopped (lost heartbeat)"
+		}
+		return SyncWindowResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"window %s..%s gave up after %d attempts in a row that read nothing: %s",
+			run.WindowFrom.Format(channels.DateLayout), run.WindowTo.Format(channels.DateLayout), claim.Stalled, last),
+			ErrTypeNoProgress, nil)
 	}
 	pos := readPosition{Cursor: run.PageCursor, Pages: run.Pages, Rows: run.RowsWritten}
 	if activity.HasHeartbeatDetails(ctx) {
@@ -273,20 +315,47 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 			pos = hb
 		}
 	}
-	if pos.Pages > 0 && pos.Cursor == "" {
-		return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Done: true}, nil
+	hb := startHeartbeat(ctx, pos)
+	defer hb.stop()
+
+	res, progressed, err := a.readPages(ctx, run, claim, pos, hb)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, store.ErrSuperseded) {
+			return res, err
+		}
+		if !progressed && claim.Stalled+1 >= MaxStalledAttempts && isRetryable(err) {
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"window %s..%s gave up after %d attempts in a row that read nothing: %v",
+				run.WindowFrom.Format(channels.DateLayout), run.WindowTo.Format(channels.DateLayout), claim.Stalled+1, err),
+				ErrTypeNoProgress, err)
+		}
+		// Best effort: the message only explains a later give-up.
+		if rerr := a.Store.RecordAttemptError(context.WithoutCancel(ctx), claim, err.Error()); rerr != nil {
+			a.logger().Warn("record attempt error", "sync_run", run.ID, "err", rerr)
+		}
+		return res, err
 	}
+	if err := a.Store.ReleaseSyncRunClaim(ctx, claim); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// readPages reads and commits pages until the window is read, the call has read its share of
+// pages, or the provider asks for a pause longer than is worth holding a worker slot for.
+// progressed reports whether the call committed anything, even when it then failed.
+func (a *Sync) readPages(ctx context.Context, run store.SyncRun, claim store.Claim, pos readPosition, hb *heartbeat) (res SyncWindowResult, progressed bool, err error) {
 	conn, err := a.Store.GetConnection(ctx, run.WorkspaceID, run.ConnectionID)
 	if err != nil {
-		return SyncWindowResult{}, fmt.Errorf("load connection %s: %w", run.ConnectionID, err)
+		return SyncWindowResult{}, false, fmt.Errorf("load connection %s: %w", run.ConnectionID, err)
 	}
 	acct, err := a.account(conn)
 	if err != nil {
-		return SyncWindowResult{}, err
+		return SyncWindowResult{}, false, err
 	}
-	read, err := a.pageSource(conn, run, acct)
+	read, err := a.pageSource(conn, run, acct, claim)
 	if err != nil {
-		return SyncWindowResult{}, err
+		return SyncWindowResult{}, false, err
 	}
 	log := a.logger().With("sync_run", run.ID, "connection", conn.ID, "channel", conn.Channel,
 		"window", channels.Window{From: run.WindowFrom, To: run.WindowTo}.String())
@@ -298,37 +367,49 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 	if maxPages <= 0 {
 		maxPages = 25
 	}
+	// A call also ends after callBudget, so the slowest legitimate call (pages at the
+	// connectors' 2-minute HTTP timeout) stays well inside SyncWindow's start-to-close timeout.
+	callEnds := time.Now().Add(callBudget)
 	pagesThisCall := 0
 	for {
 		page, err := read(ctx, pos.Cursor)
 		if err != nil {
-			return a.result(pos), a.classify(ctx, conn, err)
+			if pe, ok := channels.AsError(err); ok && pe.Kind == channels.KindRateLimited && ctx.Err() == nil {
+				log.Info("provider rate limit", "wait", pe.RetryAfter, "err", pe.Message)
+				return a.waitResult(pos, conn.Channel, pe.RetryAfter), progressed, nil
+			}
+			return a.result(pos), progressed, a.classify(ctx, conn, err)
 		}
 		if page.rows > 0 || page.next == "" {
 			run, err = page.commit(ctx, run)
 			if err != nil {
-				return a.result(pos), err
+				return a.result(pos), progressed, err
 			}
 			pagesThisCall++
+			progressed = true
 			pos = readPosition{Cursor: page.next, Pages: run.Pages, Rows: run.RowsWritten}
 		} else if page.next != pos.Cursor {
-			if err := a.Store.SaveSyncCursor(ctx, run.ID, page.next); err != nil {
-				return a.result(pos), err
+			if err := a.Store.SaveSyncCursor(ctx, claim, page.next); err != nil {
+				return a.result(pos), progressed, err
 			}
 			pos.Cursor = page.next
+			progressed = true
 		}
-		activity.RecordHeartbeat(ctx, pos)
+		hb.record(pos)
 		if page.next == "" {
-			log.Info("window read", "pages", pos.Pages, "rows", pos.Rows)
-			return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Done: true}, nil
+			log.Info("window read", "pages", pos.Pages, "rows", pos.Rows, "rows_removed", run.RowsRemoved)
+			return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Done: true}, progressed, nil
 		}
 		if page.wait > 0 {
-			if err := a.wait(ctx, page.wait, pos); err != nil {
-				return a.result(pos), err
+			if page.wait > a.maxInlineWait() {
+				return a.waitResult(pos, conn.Channel, page.wait), progressed, nil
+			}
+			if err := sleepCtx(ctx, page.wait); err != nil {
+				return a.result(pos), progressed, err
 			}
 		}
-		if pagesThisCall >= maxPages {
-			return a.result(pos), nil
+		if pagesThisCall >= maxPages || time.Now().After(callEnds) {
+			return a.result(pos), progressed, nil
 		}
 	}
 }
@@ -337,32 +418,112 @@ func (a *Sync) result(pos readPosition) SyncWindowResult {
 	return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows}
 }
 
-// wait serves a provider-requested pause: short ones by sleeping while heartbeating, long
-// ones by ending the attempt and asking Temporal to retry after the pause.
-func (a *Sync) wait(ctx context.Context, d time.Duration, pos readPosition) error {
-	maxInline := a.MaxInlineWait
-	if maxInline <= 0 {
-		maxInline = 30 * time.Second
+// waitResult ends the call asking the workflow to wait d for the channel's rate limit.
+func (a *Sync) waitResult(pos readPosition, channel string, d time.Duration) SyncWindowResult {
+	if d < time.Second {
+		d = time.Second
 	}
-	if d > maxInline {
-		return temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("provider asked to pause for %s", d), ErrTypeProviderThrottled,
-			temporal.ApplicationErrorOptions{NextRetryDelay: d})
+	return SyncWindowResult{Pages: pos.Pages, Rows: pos.Rows, Wait: d, WaitReason: ProviderName(channel) + " rate limit"}
+}
+
+// maxInlineWait is the longest provider-requested pause served by sleeping inside the
+// activity; longer ones end the call so the workflow waits on a timer and no slot is held.
+func (a *Sync) maxInlineWait() time.Duration {
+	if a.MaxInlineWait > 0 {
+		return a.MaxInlineWait
 	}
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return nil
-		case <-tick.C:
-			activity.RecordHeartbeat(ctx, pos)
+	return 30 * time.Second
+}
+
+// ProviderName is how people name a channel's provider.
+func ProviderName(channel string) string {
+	switch channels.Channel(channel) {
+	case channels.Meta:
+		return "Meta"
+	case channels.GoogleAds:
+		return "Google Ads"
+	case channels.TikTok:
+		return "TikTok"
+	case channels.Shopify:
+		return "Shopify"
+	case channels.GA4:
+		return "GA4"
+	}
+	return channel
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// heartbeat records the latest read position every heartbeatEvery from its own goroutine,
+// so a provider call or a merge that outlasts the heartbeat timeout does not make Temporal
+// presume the attempt dead and start a second one beside it.
+type heartbeat struct {
+	mu   sync.Mutex
+	pos  readPosition
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startHeartbeat(ctx context.Context, pos readPosition) *heartbeat {
+	h := &heartbeat{pos: pos, done: make(chan struct{})}
+	activity.RecordHeartbeat(ctx, pos)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.mu.Lock()
+				p := h.pos
+				h.mu.Unlock()
+				activity.RecordHeartbeat(ctx, p)
+			}
+		}
+	}()
+	return h
+}
+
+// record makes pos the position the next heartbeat reports, and reports it now.
+func (h *heartbeat) record(pos readPosition) {
+	h.mu.Lock()
+	h.pos = pos
+	h.mu.Unlock()
+}
+
+func (h *heartbeat) stop() {
+	close(h.done)
+	h.wg.Wait()
+}
+
+// isRetryable reports whether Temporal would retry err.
+func isRetryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		if appErr.NonRetryable() {
+			return false
+		}
+		for _, t := range NonRetryableErrorTypes {
+			if appErr.Type() == t {
+				return false
+			}
 		}
 	}
+	return true
 }
 
 // classify turns a provider error into the Temporal error that makes the right thing
@@ -402,7 +563,9 @@ type FinishInput struct {
 	WorkflowID   string
 	Kind         string
 	Succeeded    bool
-	Error        string
+	// Cancelled closes the run as cancelled rather than failed.
+	Cancelled bool
+	Error     string
 }
 
 // FinishResult is the closed run's totals.
@@ -411,28 +574,26 @@ type FinishResult struct {
 	Rows  int64
 }
 
-// FinishSync records the run's outcome, advances the connection's cursor after a successful
-// incremental sync, and releases the connection's lock.
+// FinishSync records the run's outcome and shows it on the connection, advances the
+// connection's cursor after a successful incremental sync, and releases the connection's lock.
 func (a *Sync) FinishSync(ctx context.Context, in FinishInput) (FinishResult, error) {
 	var res FinishResult
 	if in.SyncRunID != "" {
 		status := store.RunSucceeded
-		if !in.Succeeded {
+		switch {
+		case in.Cancelled:
+			status = store.RunCancelled
+		case !in.Succeeded:
 			status = store.RunFailed
 		}
-		run, err := a.Store.FinishSyncRun(ctx, in.SyncRunID, status, in.Error, in.Kind == kindIncremental)
+		run, err := a.Store.FinishSyncRun(ctx, store.FinishRun{
+			RunID: in.SyncRunID, Status: status, Error: in.Error,
+			AdvanceCursor: in.Kind == kindIncremental, WorkflowID: in.WorkflowID,
+		})
 		if err != nil {
 			return res, err
 		}
 		res = FinishResult{Pages: run.Pages, Rows: run.RowsWritten}
-	}
-	if !in.Succeeded && in.Kind == kindIncremental {
-		conn, err := a.Store.GetConnection(ctx, in.WorkspaceID, in.ConnectionID)
-		if err == nil && conn.Status == store.ConnectionActive {
-			if err := a.Store.SetConnectionStatus(ctx, in.WorkspaceID, in.ConnectionID, store.ConnectionError, in.Error); err != nil {
-				return res, err
-			}
-		}
 	}
 	if in.Kind == kindIncremental {
 		if err := a.Store.ReleaseSyncLock(ctx, in.ConnectionID, in.WorkflowID); err != nil {

@@ -131,7 +131,9 @@ func TestSyncWindowResumesFromCommittedCursorWithoutHeartbeat(t *testing.T) {
 	reader := &pagedReader{pages: 3}
 	f := newFixture(t, reader)
 	// The heartbeat was lost, but page 1 was committed with its cursor.
-	_, err := f.st.CommitAdPage(context.Background(), f.run, nil, "1")
+	claim, err := f.st.ClaimSyncRun(context.Background(), f.run.ID)
+	require.NoError(t, err)
+	_, err = f.st.CommitAdPage(context.Background(), f.run, claim, nil, "1")
 	require.NoError(t, err)
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
@@ -151,8 +153,6 @@ func TestSyncWindowClassifiesProviderErrors(t *testing.T) {
 		wantDelay    time.Duration
 		wantStatus   string
 	}{
-		{"rate limit waits the provider's delay", &channels.Error{Channel: channels.Meta, Kind: channels.KindRateLimited, Code: 17, RetryAfter: time.Minute},
-			ErrTypeProviderRateLimit, false, time.Minute, store.ConnectionActive},
 		{"expired token stops and flags the connection", &channels.Error{Channel: channels.Meta, Kind: channels.KindAuth, Code: 190, Message: "Session has expired"},
 			ErrTypeProviderAuth, true, 0, store.ConnectionNeedsReauth},
 		{"bad request stops", &channels.Error{Channel: channels.Meta, Kind: channels.KindBadRequest, Code: 100, Message: "Invalid parameter"},
@@ -187,21 +187,178 @@ func TestSyncWindowClassifiesProviderErrors(t *testing.T) {
 	}
 }
 
-func TestSyncWindowTurnsLongProviderPauseIntoRetryDelay(t *testing.T) {
-	reader := &pagedReader{pages: 3, wait: 2 * time.Minute}
-	f := newFixture(t, reader)
+func TestSyncWindowTurnsProviderPausesIntoWorkflowWaits(t *testing.T) {
+	cases := []struct {
+		name     string
+		reader   *pagedReader
+		wantWait time.Duration
+	}{
+		{"long usage pause", &pagedReader{pages: 3, wait: 2 * time.Minute}, 2 * time.Minute},
+		{"rate-limit error", &pagedReader{pages: 3, failAt: "1", failErr: &channels.Error{
+			Channel: channels.Meta, Kind: channels.KindRateLimited, Code: 17, RetryAfter: time.Hour}}, time.Hour},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.reader)
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestActivityEnvironment()
+			env.RegisterActivity(f.acts.SyncWindow)
+
+			// Waiting is not a failure: the call succeeds and asks the workflow to wait.
+			val, err := env.ExecuteActivity(f.acts.SyncWindow, SyncWindowInput{WorkspaceID: f.run.WorkspaceID, SyncRunID: f.run.ID})
+			require.NoError(t, err)
+			var res SyncWindowResult
+			require.NoError(t, val.Get(&res))
+			require.Equal(t, SyncWindowResult{Pages: 1, Rows: 1, Wait: tc.wantWait, WaitReason: "Meta rate limit"}, res)
+			run, err := f.st.GetSyncRun(context.Background(), f.run.ID)
+			require.NoError(t, err)
+			require.Equal(t, 1, run.Pages, "the page read before the pause is committed")
+			require.Equal(t, 0, run.StalledAttempts)
+		})
+	}
+}
+
+// adRows is the connection's rows as ad id -> spend.
+func (f fixture) adRows(t *testing.T) map[string]int64 {
+	t.Helper()
+	rows, err := f.st.Pool.Query(context.Background(), `SELECT ad_id, spend_micros FROM ad_metrics_daily WHERE connection_id = $1`, f.conn.ID)
+	require.NoError(t, err)
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var spend int64
+		require.NoError(t, rows.Scan(&id, &spend))
+		out[id] = spend
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func (f fixture) newRun(t *testing.T, runID string) store.SyncRun {
+	t.Helper()
+	run, err := f.st.StartSyncRun(context.Background(), store.NewSyncRun{
+		WorkspaceID: f.run.WorkspaceID, ConnectionID: f.conn.ID, Channel: "meta", Kind: "backfill",
+		WorkflowID: "wf", RunID: runID, Window: channels.Window{From: f.run.WindowFrom, To: f.run.WindowTo},
+	})
+	require.NoError(t, err)
+	return run
+}
+
+func (f fixture) syncWindow(t *testing.T, run store.SyncRun) (SyncWindowResult, error) {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(f.acts.SyncWindow)
+	val, err := env.ExecuteActivity(f.acts.SyncWindow, SyncWindowInput{WorkspaceID: run.WorkspaceID, SyncRunID: run.ID})
+	var res SyncWindowResult
+	if err == nil {
+		require.NoError(t, val.Get(&res))
+	}
+	return res, err
+}
 
-	_, err := env.ExecuteActivity(f.acts.SyncWindow, SyncWindowInput{WorkspaceID: f.run.WorkspaceID, SyncRunID: f.run.ID})
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, err, &appErr)
-	require.Equal(t, ErrTypeProviderThrottled, appErr.Type())
-	require.Equal(t, 2*time.Minute, appErr.NextRetryDelay())
+func TestCompletedReadLeavesExactlyWhatTheProviderReturned(t *testing.T) {
+	reader := &pagedReader{pages: 4}
+	f := newFixture(t, reader)
+	_, err := f.syncWindow(t, f.run)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{"ad0": 1e6, "ad1": 2e6, "ad2": 3e6, "ad3": 4e6}, f.adRows(t))
+
+	// The provider now returns only the first two ads. A read that fails half-way removes
+	// nothing: only a completed read knows what the provider no longer returns.
+	reader.mu.Lock()
+	reader.pages, reader.failAt, reader.failErr = 2, "1", &channels.Error{Channel: channels.Meta, Kind: channels.KindTransient, HTTPStatus: 500}
+	reader.mu.Unlock()
+	second := f.newRun(t, "run-2")
+	_, err = f.syncWindow(t, second)
+	require.Error(t, err)
+	require.Len(t, f.adRows(t), 4, "an incomplete read must not remove rows")
+
+	// The retry completes the read: exactly what the provider returned is left.
+	reader.mu.Lock()
+	reader.failErr = nil
+	reader.mu.Unlock()
+	res, err := f.syncWindow(t, second)
+	require.NoError(t, err)
+	require.True(t, res.Done)
+	require.Equal(t, map[string]int64{"ad0": 1e6, "ad1": 2e6}, f.adRows(t))
+	run, err := f.st.GetSyncRun(context.Background(), second.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), run.RowsRemoved)
+	require.NotNil(t, run.ReadCompletedAt)
+
+	// Calling the finished read again (a retried activity) reads and removes nothing more.
+	reader.mu.Lock()
+	reader.asked = nil
+	reader.mu.Unlock()
+	res, err = f.syncWindow(t, second)
+	require.NoError(t, err)
+	require.True(t, res.Done)
+	require.Empty(t, reader.asked)
+	var keys int
+	require.NoError(t, f.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sync_run_ad_keys`).Scan(&keys))
+	require.Zero(t, keys, "a completed read drops its read keys")
+}
+
+func TestOnlyAttemptsWithoutProgressCountTowardGivingUp(t *testing.T) {
+	reader := &pagedReader{pages: 3, failAt: "1", failErr: &channels.Error{Channel: channels.Meta, Kind: channels.KindTransient, HTTPStatus: 500}}
+	f := newFixture(t, reader)
+	// The first attempt commits a page, then fails: that is progress.
+	_, err := f.syncWindow(t, f.run)
+	require.Error(t, err)
+	for i := 1; i < MaxStalledAttempts; i++ {
+		_, err := f.syncWindow(t, f.run)
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr)
+		require.Equal(t, ErrTypeProviderTransient, appErr.Type(), "attempt %d", i+1)
+	}
 	run, err := f.st.GetSyncRun(context.Background(), f.run.ID)
 	require.NoError(t, err)
-	require.Equal(t, 1, run.Pages, "the page read before the pause is committed")
+	require.Equal(t, MaxStalledAttempts-2, run.StalledAttempts, "counted when the next attempt claims the run")
+	_, err = f.syncWindow(t, f.run)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, ErrTypeNoProgress, appErr.Type())
+	require.True(t, appErr.NonRetryable())
+	require.Contains(t, appErr.Error(), "10 attempts in a row")
+	require.Contains(t, appErr.Error(), "HTTP 500", "the give-up names the last attempt's error")
+}
+
+func TestAttemptsThatCommitNeverGiveUp(t *testing.T) {
+	// Every attempt commits one page and then dies: far more attempts than the stall
+	// limit, and the window still completes.
+	pages := 3 * MaxStalledAttempts
+	reader := &pagedReader{pages: pages}
+	f := newFixture(t, reader)
+	f.acts.MaxPagesPerCall = 1
+	for i := 0; i < pages; i++ {
+		// A dead attempt leaves its claim open: it never released it.
+		_, err := f.st.ClaimSyncRun(context.Background(), f.run.ID)
+		require.NoError(t, err)
+		res, err := f.syncWindow(t, f.run)
+		require.NoError(t, err, "attempt %d", i+1)
+		if res.Done {
+			break
+		}
+	}
+	run, err := f.st.GetSyncRun(context.Background(), f.run.ID)
+	require.NoError(t, err)
+	require.NotNil(t, run.ReadCompletedAt)
+	require.Equal(t, pages, run.Pages)
+}
+
+func TestSupersededAttemptCannotWrite(t *testing.T) {
+	f := newFixture(t, &pagedReader{pages: 2})
+	ctx := context.Background()
+	old, err := f.st.ClaimSyncRun(ctx, f.run.ID)
+	require.NoError(t, err)
+	_, err = f.st.ClaimSyncRun(ctx, f.run.ID) // Temporal presumed the first dead and started another
+	require.NoError(t, err)
+	row := channels.AdRow{Channel: channels.Meta, AccountID: "42", CampaignID: "c", AdID: "late", Date: f.run.WindowFrom, Currency: "USD", SpendMicros: 1}
+	_, err = f.st.CommitAdPage(ctx, f.run, old, []channels.AdRow{row}, "")
+	require.ErrorIs(t, err, store.ErrSuperseded)
+	require.Empty(t, f.adRows(t))
+	require.ErrorIs(t, f.st.SaveSyncCursor(ctx, old, "x"), store.ErrSuperseded)
 }
 
 func TestIncrementalWindowUsesLookbackAndAccountTimezone(t *testing.T) {

@@ -34,6 +34,15 @@ type Connection struct {
 	CursorDate   *string    `json:"cursor_date"` // YYYY-MM-DD or null before the first sync
 	LastSyncedAt *time.Time `json:"last_synced_at"`
 	CreatedAt    time.Time  `json:"created_at"`
+	// LastError is the last failed sync or backfill, until a run started after it succeeds.
+	LastError *ConnectionError `json:"last_error"`
+}
+
+// ConnectionError is a connection's last failed sync or backfill window.
+type ConnectionError struct {
+	At         time.Time `json:"at"`
+	WorkflowID string    `json:"workflow_id"`
+	Message    string    `json:"message"`
 }
 
 func connectionDTO(c store.Connection) Connection {
@@ -45,6 +54,9 @@ func connectionDTO(c store.Connection) Connection {
 	if c.CursorDate != nil {
 		d := c.CursorDate.Format(channels.DateLayout)
 		out.CursorDate = &d
+	}
+	if c.LastErrorAt != nil {
+		out.LastError = &ConnectionError{At: *c.LastErrorAt, WorkflowID: c.LastErrorWorkflowID, Message: c.LastErrorMessage}
 	}
 	return out
 }

@@ -18,6 +18,8 @@ type Problem struct {
 	Errors []FieldError `json:"errors,omitempty"`
 	// Checks reports each dependency of a readiness problem: "ok" or "down".
 	Checks map[string]string `json:"checks,omitempty"`
+	// WorkflowID names the running workflow a conflict is with.
+	WorkflowID string `json:"workflow_id,omitempty"`
 }
 
 // FieldError is one invalid input field.

@@ -144,7 +144,11 @@ func appendErr(errs []FieldError, e *FieldError) []FieldError {
 // field names the input a validation error is about.
 func (s *server) syncsProblem(c *gin.Context, what, field string, err error) {
 	var verr *syncsvc.ValidationError
+	var cerr *syncsvc.ConflictError
 	switch {
+	case errors.As(err, &cerr):
+		writeProblem(c, Problem{Type: typeConflict, Title: "Overlaps a running backfill", Status: http.StatusConflict,
+			Detail: cerr.Msg, WorkflowID: cerr.WorkflowID})
 	case errors.Is(err, syncsvc.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		notFound(c, what)
 	case errors.As(err, &verr):

@@ -72,6 +72,9 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 			WorkflowID:            BackfillWindowWorkflowID(in.ConnectionID, from, to),
 			TaskQueue:             TaskQueueSync,
 			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			// A backfill that is cancelled or ends for any other reason asks its windows to
+			// cancel, so each closes its run as cancelled instead of being cut off mid-write.
+			ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			TypedSearchAttributes: SearchAttributes(in.WorkspaceID, in.ConnectionID, in.Channel),
 			StaticSummary:         fmt.Sprintf("%s backfill window %s..%s", in.Channel, from, to),
 		})

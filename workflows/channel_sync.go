@@ -12,11 +12,17 @@ import (
 )
 
 // Timeouts and retries of the sync activities. SyncWindow's heartbeat timeout is how long
-// a dead worker goes unnoticed before another worker resumes from the heartbeated cursor.
+// a dead worker goes unnoticed before another worker resumes from the heartbeated cursor;
+// SyncWindow heartbeats every 5 s from its own goroutine, whatever call is in flight, and
+// one call starts no page after 5 minutes, so 30 minutes covers the slowest legitimate call
+// (a page at the connectors' 2-minute HTTP timeout, then its merge).
 const (
 	bookkeepingTimeout  = time.Minute
 	syncWindowTimeout   = 30 * time.Minute
 	syncWindowHeartbeat = 20 * time.Second
+	// maxRateLimitWait caps how far consecutive rate-limit waits back off; the provider's
+	// own delay is always honoured, however long.
+	maxRateLimitWait = 15 * time.Minute
 )
 
 func bookkeepingOptions() workflow.ActivityOptions {
@@ -38,12 +44,18 @@ func syncWindowOptions(channel string) workflow.ActivityOptions {
 		TaskQueue:           ChannelTaskQueue(channel),
 		StartToCloseTimeout: syncWindowTimeout,
 		HeartbeatTimeout:    syncWindowHeartbeat,
+		// Cancellation waits for the attempt to stop, so the run is closed only once nothing
+		// writes to it any more.
+		WaitForCancellation: true,
 		RetryPolicy: &temporal.RetryPolicy{
-			// Rate limits override these with the provider's delay (NextRetryDelay).
-			InitialInterval:        2 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        2 * time.Minute,
-			MaximumAttempts:        10,
+			InitialInterval:    2 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    2 * time.Minute,
+			// Unlimited here: SyncWindow itself gives up after activities.MaxStalledAttempts
+			// attempts in a row that moved nothing, so attempts that commit pages never
+			// bring a long window closer to failing. Rate limits are not failures at all:
+			// SyncWindow returns them as waits.
+			MaximumAttempts:        0,
 			NonRetryableErrorTypes: activities.NonRetryableErrorTypes,
 		},
 	}
@@ -66,12 +78,16 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 	}
 	info := workflow.GetInfo(ctx)
 
+	// PrepareSync records the run's row; it must finish even if the workflow is cancelled
+	// meanwhile, or the row would stay "running" forever with nothing left to close it.
+	prepCtx, cancelPrep := workflow.NewDisconnectedContext(ctx)
+	defer cancelPrep()
 	var prep activities.PrepareResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions()), acts.PrepareSync,
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(prepCtx, bookkeepingOptions()), acts.PrepareSync,
 		activities.PrepareInput{
 			WorkspaceID: in.WorkspaceID, ConnectionID: in.ConnectionID, Kind: in.Kind, From: in.From, To: in.To,
 			WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		}).Get(ctx, &prep)
+		}).Get(prepCtx, &prep)
 	if err != nil {
 		progress.Phase = "failed"
 		return ChannelSyncResult{}, err
@@ -84,7 +100,12 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 	progress = Progress{Phase: "reading", SyncRunID: prep.SyncRunID, From: prep.From, To: prep.To}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s sync, window %s..%s", prep.Channel, in.Kind, prep.From, prep.To))
 
-	readErr := readWindow(ctx, in, prep, &progress)
+	var readErr error
+	if ctx.Err() != nil {
+		readErr = temporal.NewCanceledError()
+	} else {
+		readErr = readWindow(ctx, in, prep, &progress)
+	}
 
 	// Bookkeeping must run even if the workflow was cancelled mid-read.
 	finishCtx, cancel := workflow.NewDisconnectedContext(ctx)
@@ -96,6 +117,7 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 	}
 	if readErr != nil {
 		finish.Error = failureMessage(readErr)
+		finish.Cancelled = temporal.IsCanceledError(readErr)
 	}
 	var fin activities.FinishResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(finishCtx, bookkeepingOptions()), acts.FinishSync, finish).
@@ -105,6 +127,9 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 	}
 	if readErr != nil {
 		progress.Phase = "failed"
+		if finish.Cancelled {
+			progress.Phase = "cancelled"
+		}
 		return ChannelSyncResult{}, readErr
 	}
 	progress.Phase = "done"
@@ -115,10 +140,14 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 }
 
 // readWindow calls SyncWindow until the window is read; each call reads a bounded number of
-// pages so the progress query advances during long windows.
+// pages so the progress query advances during long windows. When the provider asks us to
+// wait, the workflow sleeps on a timer, for as long as the provider asks: a throttled sync
+// finishes slowly instead of failing. Waits in a row without a new page back off, up to
+// maxRateLimitWait, so a provider that keeps throttling is asked less and less often.
 func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.PrepareResult, progress *Progress) error {
 	var acts *activities.Sync
 	actx := workflow.WithActivityOptions(ctx, syncWindowOptions(prep.Channel))
+	var backoff time.Duration
 	for {
 		var res activities.SyncWindowResult
 		err := workflow.ExecuteActivity(actx, acts.SyncWindow, activities.SyncWindowInput{
@@ -127,10 +156,32 @@ func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.Prepa
 		if err != nil {
 			return err
 		}
+		if res.Pages > progress.Pages {
+			backoff = 0
+		}
 		progress.Pages, progress.Rows = res.Pages, res.Rows
 		if res.Done {
 			return nil
 		}
+		if res.Wait <= 0 {
+			continue
+		}
+		wait := res.Wait
+		if backoff > wait {
+			wait = backoff
+		}
+		backoff = min(max(2*wait, 2*res.Wait), maxRateLimitWait)
+		until := workflow.Now(ctx).Add(wait).UTC()
+		progress.Phase = "waiting"
+		progress.WaitingFor = res.WaitReason
+		progress.WaitingUntil = until.Format(time.RFC3339)
+		progress.Message = fmt.Sprintf("waiting for %s until %s", res.WaitReason, progress.WaitingUntil)
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s sync %s..%s: %s", prep.Channel, prep.From, prep.To, progress.Message))
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return err
+		}
+		progress.Phase, progress.WaitingFor, progress.WaitingUntil, progress.Message = "reading", "", "", ""
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s sync, window %s..%s", prep.Channel, in.Kind, prep.From, prep.To))
 	}
 }
 

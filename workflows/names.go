@@ -85,6 +85,11 @@ type Progress struct {
 	To        string `json:"to,omitempty"`
 	Pages     int    `json:"pages"`
 	Rows      int64  `json:"rows"`
+	// WaitingFor and WaitingUntil are set while the sync waits out a provider's rate limit;
+	// Message says so in words ("waiting for Meta rate limit until 2026-12-05T14:00:00Z").
+	WaitingFor   string `json:"waiting_for,omitempty"`
+	WaitingUntil string `json:"waiting_until,omitempty"`
+	Message      string `json:"message,omitempty"`
 }
 
 // BackfillInput starts a Backfill of [From, To] in windows of WindowDays, at most

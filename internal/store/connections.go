@@ -42,19 +42,26 @@ type Connection struct {
 	LoginCustomerID        string
 	// CursorUpdatedAt is the highest order updated_at read by incremental syncs.
 	CursorUpdatedAt *time.Time
+	// LastErrorAt, LastErrorWorkflowID and LastErrorMessage describe the last failed sync or
+	// backfill window; cleared when a run started after it succeeds.
+	LastErrorAt         *time.Time
+	LastErrorWorkflowID string
+	LastErrorMessage    string
 }
 
 const connectionColumns = `id, workspace_id, channel, external_account_id, display_name, status,
 	status_reason, token_ciphertext, timezone, currency, cursor_date,
 	coalesce(active_sync_workflow_id, ''), last_synced_at, created_at, updated_at,
-	refresh_token_ciphertext, login_customer_id, cursor_updated_at`
+	refresh_token_ciphertext, login_customer_id, cursor_updated_at,
+	last_error_at, last_error_workflow_id, last_error`
 
 func scanConnection(row pgx.Row) (Connection, error) {
 	var c Connection
 	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Channel, &c.ExternalAccountID, &c.DisplayName, &c.Status,
 		&c.StatusReason, &c.TokenCiphertext, &c.Timezone, &c.Currency, &c.CursorDate,
 		&c.ActiveSyncWorkflowID, &c.LastSyncedAt, &c.CreatedAt, &c.UpdatedAt,
-		&c.RefreshTokenCiphertext, &c.LoginCustomerID, &c.CursorUpdatedAt)
+		&c.RefreshTokenCiphertext, &c.LoginCustomerID, &c.CursorUpdatedAt,
+		&c.LastErrorAt, &c.LastErrorWorkflowID, &c.LastErrorMessage)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Connection{}, ErrNotFound
 	}

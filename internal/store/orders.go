@@ -162,28 +162,20 @@ func optionalTime(t time.Time) pgtype.Timestamptz {
 }
 
 // CommitOrdersPage merges one page of orders, records the run's read position and advances
-// the connection's updated_at cursor, in one transaction.
-func (s *Store) CommitOrdersPage(ctx context.Context, run SyncRun, orders []channels.Order, nextCursor string, advanceCursor bool) (SyncRun, error) {
-	var out SyncRun
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		n, maxUpdated, err := MergeOrders(ctx, tx, run.WorkspaceID, run.ConnectionID, orders)
+// the connection's updated_at cursor, in one transaction. Orders are read by update time,
+// not by date window, so a completed read removes nothing.
+func (s *Store) CommitOrdersPage(ctx context.Context, run SyncRun, c Claim, orders []channels.Order, nextCursor string, advanceCursor bool) (SyncRun, error) {
+	return s.commitPage(ctx, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
+		_, maxUpdated, err := MergeOrders(ctx, tx, run.WorkspaceID, run.ConnectionID, orders)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		_ = n
 		if advanceCursor && !maxUpdated.IsZero() {
 			if _, err := tx.Exec(ctx, `UPDATE connections SET cursor_updated_at = greatest(coalesce(cursor_updated_at, $2), $2)
 				WHERE id = $1`, run.ConnectionID, maxUpdated); err != nil {
-				return fmt.Errorf("advance orders cursor: %w", err)
+				return 0, fmt.Errorf("advance orders cursor: %w", err)
 			}
 		}
-		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
-			SET pages = pages + 1, rows_written = rows_written + $2, page_cursor = $3
-			WHERE id = $1 RETURNING `+syncRunColumns, run.ID, int64(len(orders)), nextCursor))
-		return err
-	})
-	if err != nil {
-		return SyncRun{}, fmt.Errorf("commit orders page of sync run %s: %w", run.ID, err)
-	}
-	return out, nil
+		return int64(len(orders)), nil
+	}, nil)
 }

@@ -53,21 +53,19 @@ func MergeSessionRows(ctx context.Context, tx pgx.Tx, workspaceID, connectionID 
 }
 
 // CommitSessionsPage merges one page of session rows and records the run's read position in
-// the same transaction.
-func (s *Store) CommitSessionsPage(ctx context.Context, run SyncRun, rows []channels.SessionRow, nextCursor string) (SyncRun, error) {
-	var out SyncRun
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+// the same transaction; the window's last page removes the rows the read did not return.
+func (s *Store) CommitSessionsPage(ctx context.Context, run SyncRun, c Claim, rows []channels.SessionRow, nextCursor string) (SyncRun, error) {
+	return s.commitPage(ctx, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
 		n, err := MergeSessionRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
+		if err != nil || n == 0 {
+			return n, err
+		}
+		return n, recordSessionKeys(ctx, tx, run.ID)
+	}, func(tx pgx.Tx) error {
+		removed, err := replaceSessionWindow(ctx, tx, run)
 		if err != nil {
 			return err
 		}
-		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
-			SET pages = pages + 1, rows_written = rows_written + $2, page_cursor = $3
-			WHERE id = $1 RETURNING `+syncRunColumns, run.ID, n, nextCursor))
-		return err
+		return addRowsRemoved(ctx, tx, run.ID, removed)
 	})
-	if err != nil {
-		return SyncRun{}, fmt.Errorf("commit sessions page of sync run %s: %w", run.ID, err)
-	}
-	return out, nil
 }

@@ -17,6 +17,7 @@ const (
 	RunSucceeded = "succeeded"
 	RunFailed    = "failed"
 	RunSkipped   = "skipped"
+	RunCancelled = "cancelled"
 )
 
 // SyncRun is one row of sync_runs.
@@ -39,16 +40,24 @@ type SyncRun struct {
 	FinishedAt   *time.Time
 	// UpdatedMin is where an orders read starts (updated_at_min); nil for date windows.
 	UpdatedMin *time.Time
+	// ReadCompletedAt is when the window's last page was committed.
+	ReadCompletedAt *time.Time
+	// RowsRemoved counts the window's rows the completed read removed.
+	RowsRemoved int64
+	// StalledAttempts counts the attempts in a row that ended without moving the read.
+	StalledAttempts int
 }
 
 const syncRunColumns = `id, workspace_id, connection_id, channel, kind, workflow_id, run_id, window_from,
-	window_to, status, pages, rows_written, page_cursor, error, started_at, finished_at, updated_min`
+	window_to, status, pages, rows_written, page_cursor, error, started_at, finished_at, updated_min,
+	read_completed_at, rows_removed, stalled_attempts`
 
 func scanSyncRun(row pgx.Row) (SyncRun, error) {
 	var r SyncRun
 	err := row.Scan(&r.ID, &r.WorkspaceID, &r.ConnectionID, &r.Channel, &r.Kind, &r.WorkflowID, &r.RunID,
 		&r.WindowFrom, &r.WindowTo, &r.Status, &r.Pages, &r.RowsWritten, &r.PageCursor, &r.Error,
-		&r.StartedAt, &r.FinishedAt, &r.UpdatedMin)
+		&r.StartedAt, &r.FinishedAt, &r.UpdatedMin,
+		&r.ReadCompletedAt, &r.RowsRemoved, &r.StalledAttempts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SyncRun{}, ErrNotFound
 	}
@@ -108,57 +117,117 @@ func (s *Store) ListSyncRunsByWorkflow(ctx context.Context, workspaceID, workflo
 
 // CommitAdPage merges one page of rows and records the run's new read position and counters
 // in the same transaction, so the stored cursor never runs ahead of, or behind, the data.
-func (s *Store) CommitAdPage(ctx context.Context, run SyncRun, rows []channels.AdRow, nextCursor string) (SyncRun, error) {
-	var out SyncRun
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+// The window's last page (nextCursor "") also removes the window's rows the read did not
+// return, so a completed read leaves exactly what the provider reported.
+func (s *Store) CommitAdPage(ctx context.Context, run SyncRun, c Claim, rows []channels.AdRow, nextCursor string) (SyncRun, error) {
+	return s.commitPage(ctx, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
 		n, err := MergeAdRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
+		if err != nil || n == 0 {
+			return n, err
+		}
+		return n, recordAdKeys(ctx, tx, run.ID)
+	}, func(tx pgx.Tx) error {
+		removed, err := replaceAdWindow(ctx, tx, run)
 		if err != nil {
 			return err
 		}
-		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
-			SET pages = pages + 1, rows_written = rows_written + $2, page_cursor = $3
-			WHERE id = $1 RETURNING `+syncRunColumns, run.ID, n, nextCursor))
-		return err
+		return addRowsRemoved(ctx, tx, run.ID, removed)
 	})
-	if err != nil {
-		return SyncRun{}, fmt.Errorf("commit page of sync run %s: %w", run.ID, err)
-	}
-	return out, nil
 }
 
-// SaveSyncCursor records a read position that carries no rows (a report job was started).
-func (s *Store) SaveSyncCursor(ctx context.Context, runID, cursor string) error {
-	if _, err := s.Pool.Exec(ctx, `UPDATE sync_runs SET page_cursor = $2 WHERE id = $1`, runID, cursor); err != nil {
-		return fmt.Errorf("save cursor of sync run %s: %w", runID, err)
+func addRowsRemoved(ctx context.Context, tx pgx.Tx, runID string, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sync_runs SET rows_removed = rows_removed + $2 WHERE id = $1`, runID, n); err != nil {
+		return fmt.Errorf("count removed rows: %w", err)
 	}
 	return nil
 }
 
-// FinishSyncRun closes a run. A succeeded incremental run advances the connection's cursor
-// to the window's end and clears the connection's error status, in one transaction.
-func (s *Store) FinishSyncRun(ctx context.Context, runID, status, errMsg string, advanceCursor bool) (SyncRun, error) {
-	var out SyncRun
+// SaveSyncCursor records a read position that carries no rows (a report job was started).
+func (s *Store) SaveSyncCursor(ctx context.Context, c Claim, cursor string) error {
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
-			SET status = $2, error = $3, finished_at = coalesce(finished_at, now())
-			WHERE id = $1 RETURNING `+syncRunColumns, runID, status, errMsg))
-		if err != nil {
+		if err := checkFence(ctx, tx, c); err != nil {
 			return err
 		}
-		if status != RunSucceeded {
-			return nil
-		}
-		_, err = tx.Exec(ctx, `UPDATE connections SET
-			cursor_date = CASE WHEN $3 THEN greatest(coalesce(cursor_date, $2::date), $2::date) ELSE cursor_date END,
-			last_synced_at = now(),
-			status = CASE WHEN status = 'error' THEN 'active' ELSE status END,
-			status_reason = CASE WHEN status = 'error' THEN '' ELSE status_reason END, updated_at = now()
-			WHERE id = $1`, out.ConnectionID, out.WindowTo, advanceCursor)
+		_, err := tx.Exec(ctx, `UPDATE sync_runs SET page_cursor = $2, progress = progress + 1 WHERE id = $1`, c.RunID, cursor)
 		return err
 	})
 	if err != nil {
-		return SyncRun{}, fmt.Errorf("finish sync run %s: %w", runID, err)
+		return fmt.Errorf("save cursor of sync run %s: %w", c.RunID, err)
+	}
+	return nil
+}
+
+// FinishRun is how a run closes.
+type FinishRun struct {
+	RunID  string
+	Status string // RunSucceeded, RunFailed or RunCancelled
+	Error  string
+	// AdvanceCursor moves the connection's cursor_date to the window's end (a succeeded
+	// incremental sync).
+	AdvanceCursor bool
+	// WorkflowID is the workflow the connection names when the run failed.
+	WorkflowID string
+}
+
+// FinishSyncRun closes a run and shows its outcome on the connection, in one transaction.
+// A failed run, incremental or backfill, sets the connection to error with the failure,
+// its time and workflow (a connection that needs re-authentication keeps that status); a
+// succeeded run clears an error recorded before the run started. Only the first close of a
+// run touches the connection, so a retried finish changes nothing more.
+func (s *Store) FinishSyncRun(ctx context.Context, f FinishRun) (SyncRun, error) {
+	var out SyncRun
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var prev string
+		if err := tx.QueryRow(ctx, `SELECT status FROM sync_runs WHERE id = $1 FOR UPDATE`, f.RunID).Scan(&prev); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var err error
+		out, err = scanSyncRun(tx.QueryRow(ctx, `UPDATE sync_runs
+			SET status = CASE WHEN status = 'running' THEN $2 ELSE status END,
+				error = CASE WHEN status = 'running' THEN $3 ELSE error END,
+				finished_at = coalesce(finished_at, now())
+			WHERE id = $1 RETURNING `+syncRunColumns, f.RunID, f.Status, f.Error))
+		if err != nil {
+			return err
+		}
+		// A run that never completed its read leaves its read keys behind; they mean nothing now.
+		for _, table := range []string{"sync_run_ad_keys", "sync_run_session_keys"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE sync_run_id = $1`, f.RunID); err != nil {
+				return fmt.Errorf("drop read keys: %w", err)
+			}
+		}
+		if prev != RunRunning {
+			return nil
+		}
+		switch f.Status {
+		case RunSucceeded:
+			_, err = tx.Exec(ctx, `UPDATE connections SET
+				cursor_date = CASE WHEN $3 THEN greatest(coalesce(cursor_date, $2::date), $2::date) ELSE cursor_date END,
+				last_synced_at = now(),
+				status = CASE WHEN status = 'error' AND coalesce(last_error_at <= $4, true) THEN 'active' ELSE status END,
+				status_reason = CASE WHEN status = 'error' AND coalesce(last_error_at <= $4, true) THEN '' ELSE status_reason END,
+				last_error_workflow_id = CASE WHEN coalesce(last_error_at <= $4, false) THEN '' ELSE last_error_workflow_id END,
+				last_error = CASE WHEN coalesce(last_error_at <= $4, false) THEN '' ELSE last_error END,
+				last_error_at = CASE WHEN coalesce(last_error_at <= $4, false) THEN NULL ELSE last_error_at END,
+				updated_at = now()
+				WHERE id = $1`, out.ConnectionID, out.WindowTo, f.AdvanceCursor, out.StartedAt)
+		case RunFailed:
+			_, err = tx.Exec(ctx, `UPDATE connections SET
+				status = CASE WHEN status = 'active' THEN 'error' ELSE status END,
+				status_reason = CASE WHEN status IN ('active', 'error') THEN $2 ELSE status_reason END,
+				last_error_at = now(), last_error_workflow_id = $3, last_error = $2, updated_at = now()
+				WHERE id = $1`, out.ConnectionID, f.Error, f.WorkflowID)
+		}
+		return err
+	})
+	if err != nil {
+		return SyncRun{}, fmt.Errorf("finish sync run %s: %w", f.RunID, err)
 	}
 	return out, nil
 }

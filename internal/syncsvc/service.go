@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
@@ -91,6 +92,27 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 		// windows would re-read the same recent orders over and over: use the largest.
 		windowDays = workflows.MaxBackfillWindowDays
 	}
+	days, err := channels.ParseWindow(from, to)
+	if err != nil {
+		return Handle{}, false, &ValidationError{Msg: err.Error()}
+	}
+	running, err := s.Store.ReserveBackfill(ctx, store.Backfill{
+		WorkflowID: id, WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, From: days.From, To: days.To,
+	}, s.backfillStatus)
+	if err != nil {
+		return Handle{}, false, err
+	}
+	if running != nil {
+		if running.WorkflowID == id {
+			h, _, err := s.describeRunning(ctx, id)
+			return h, false, err
+		}
+		return Handle{}, false, &ConflictError{
+			WorkflowID: running.WorkflowID,
+			Msg: fmt.Sprintf("backfill %s of %s..%s is running on this connection and overlaps %s..%s; wait for it or cancel it",
+				running.WorkflowID, running.From.Format(channels.DateLayout), running.To.Format(channels.DateLayout), from, to),
+		}
+	}
 	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                workflows.TaskQueueSync,
@@ -111,6 +133,31 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 		return Handle{}, false, fmt.Errorf("start backfill of connection %s: %w", conn.ID, err)
 	}
 	return Handle{WorkflowID: run.GetID(), RunID: run.GetRunID()}, true, nil
+}
+
+// backfillStatus asks Temporal whether a recorded backfill still runs.
+func (s *Service) backfillStatus(ctx context.Context, b store.Backfill) (string, error) {
+	resp, err := s.Temporal.DescribeWorkflowExecution(ctx, b.WorkflowID, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		if b.InStartingGrace(time.Now()) {
+			return store.RunRunning, nil
+		}
+		return store.RunFailed, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("describe %s: %w", b.WorkflowID, err)
+	}
+	switch resp.GetWorkflowExecutionInfo().GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return store.RunRunning, nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return store.RunSucceeded, nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return store.RunCancelled, nil
+	default:
+		return store.RunFailed, nil
+	}
 }
 
 // StartWorkspaceSync starts a sync of every connection of the workspace, or returns the one

@@ -15,6 +15,14 @@ type ValidationError struct{ Msg string }
 
 func (e *ValidationError) Error() string { return e.Msg }
 
+// ConflictError: another run that the request would collide with is running; WorkflowID names it.
+type ConflictError struct {
+	WorkflowID string
+	Msg        string
+}
+
+func (e *ConflictError) Error() string { return e.Msg }
+
 // Handle identifies a workflow run.
 type Handle struct {
 	WorkflowID string `json:"workflow_id"`
