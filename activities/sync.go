@@ -262,6 +262,9 @@ type SyncWindowResult struct {
 // long window on a flaky worker fleet still finishes.
 const MaxStalledAttempts = 10
 
+// ErrTypeInterrupted is an attempt stopped from outside after it had committed pages.
+const ErrTypeInterrupted = "Interrupted"
+
 // ErrTypeNoProgress ends a window whose attempts keep failing without moving the read.
 const ErrTypeNoProgress = "NoProgress"
 
@@ -320,7 +323,17 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 
 	res, progressed, err := a.readPages(ctx, run, claim, pos, hb)
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, store.ErrSuperseded) {
+		if errors.Is(err, store.ErrSuperseded) {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			if progressed {
+				// Stopped (a worker shutting down, say) after committing pages: this attempt
+				// was not failing, so the next one need not back off as if it were.
+				return res, temporal.NewApplicationErrorWithOptions(
+					fmt.Sprintf("interrupted after page %d: %v", res.Pages, ctx.Err()), ErrTypeInterrupted,
+					temporal.ApplicationErrorOptions{NextRetryDelay: time.Second})
+			}
 			return res, err
 		}
 		if !progressed && claim.Stalled+1 >= MaxStalledAttempts && isRetryable(err) {

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -22,6 +23,8 @@ type Options struct {
 	ChannelActivitiesPerSecond map[channels.Channel]float64
 	// Channels lists the channels this process serves; nil means all with a reader.
 	Channels []channels.Channel
+	// Interceptors wrap every worker's workflows and activities.
+	Interceptors []interceptor.WorkerInterceptor
 }
 
 // Workers are the Temporal workers of one process.
@@ -33,7 +36,7 @@ type Workers struct {
 // activities, and one per channel queue for the activities that call the provider.
 func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	w := &Workers{}
-	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{})
+	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{Interceptors: o.Interceptors})
 	syncWorker.RegisterWorkflowWithOptions(workflows.ChannelSync, workflow.RegisterOptions{Name: "ChannelSync"})
 	syncWorker.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: "Backfill"})
 	syncWorker.RegisterWorkflowWithOptions(workflows.WorkspaceSync, workflow.RegisterOptions{Name: "WorkspaceSync"})
@@ -53,6 +56,7 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 		}
 		cw := sdkworker.New(c, workflows.ChannelTaskQueue(string(ch)), sdkworker.Options{
 			TaskQueueActivitiesPerSecond: rate,
+			Interceptors:                 o.Interceptors,
 		})
 		cw.RegisterActivityWithOptions(acts.SyncWindow, activity.RegisterOptions{Name: "SyncWindow"})
 		w.all = append(w.all, cw)

@@ -22,7 +22,8 @@ const (
 	syncWindowHeartbeat = 20 * time.Second
 	// maxRateLimitWait caps how far consecutive rate-limit waits back off; the provider's
 	// own delay is always honoured, however long.
-	maxRateLimitWait = 15 * time.Minute
+	maxRateLimitWait            = 10 * time.Minute
+	throttleStreakBeforeBackoff = 10
 )
 
 func bookkeepingOptions() workflow.ActivityOptions {
@@ -147,7 +148,7 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.PrepareResult, progress *Progress) error {
 	var acts *activities.Sync
 	actx := workflow.WithActivityOptions(ctx, syncWindowOptions(prep.Channel))
-	var backoff time.Duration
+	streak := 0 // waits in a row without a new page
 	for {
 		var res activities.SyncWindowResult
 		err := workflow.ExecuteActivity(actx, acts.SyncWindow, activities.SyncWindowInput{
@@ -157,7 +158,7 @@ func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.Prepa
 			return err
 		}
 		if res.Pages > progress.Pages {
-			backoff = 0
+			streak = 0
 		}
 		progress.Pages, progress.Rows = res.Pages, res.Rows
 		if res.Done {
@@ -166,11 +167,8 @@ func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.Prepa
 		if res.Wait <= 0 {
 			continue
 		}
-		wait := res.Wait
-		if backoff > wait {
-			wait = backoff
-		}
-		backoff = min(max(2*wait, 2*res.Wait), maxRateLimitWait)
+		streak++
+		wait := rateLimitWait(res.Wait, streak)
 		until := workflow.Now(ctx).Add(wait).UTC()
 		progress.Phase = "waiting"
 		progress.WaitingFor = res.WaitReason
@@ -183,6 +181,22 @@ func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.Prepa
 		progress.Phase, progress.WaitingFor, progress.WaitingUntil, progress.Message = "reading", "", "", ""
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s sync, window %s..%s", prep.Channel, in.Kind, prep.From, prep.To))
 	}
+}
+
+// rateLimitWait is how long to wait before the next call after the streak-th rate-limit
+// answer in a row: what the provider asked, and past throttleStreakBeforeBackoff answers
+// doubling per answer up to maxRateLimitWait, so a sync throttled for hours keeps a small
+// history and asks the provider less and less often.
+func rateLimitWait(asked time.Duration, streak int) time.Duration {
+	if streak <= throttleStreakBeforeBackoff {
+		return asked
+	}
+	limit := max(asked, maxRateLimitWait)
+	wait := asked
+	for i := throttleStreakBeforeBackoff; i < streak && wait < limit; i++ {
+		wait *= 2
+	}
+	return min(wait, limit)
 }
 
 // failureMessage is the innermost application error message, which names the provider's

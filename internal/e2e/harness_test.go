@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/omnitrackiq/omnitrackiq/activities"
@@ -137,6 +138,8 @@ type env struct {
 	APIKey     string
 	workers    *worker.Workers
 	logger     *slog.Logger
+	// interceptors wrap the next workers StartWorkers starts.
+	interceptors []interceptor.WorkerInterceptor
 }
 
 type envOptions struct {
@@ -251,6 +254,7 @@ func (e *env) StartWorkers() {
 	}
 	e.workers = worker.New(e.Temporal, acts, worker.Options{
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: 50},
+		Interceptors:               e.interceptors,
 	})
 	if err := e.workers.Start(); err != nil {
 		e.t.Fatalf("start workers: %v", err)

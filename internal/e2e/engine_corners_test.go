@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
+
+	"github.com/omnitrackiq/omnitrackiq/activities"
+	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
+	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
+	"github.com/omnitrackiq/omnitrackiq/workflows"
+)
+
+// TestThrottledLongerThanRetryBudgetSucceeds: TikTok answers 40100 to more calls in a row
+// than the retry policy ever allowed attempts. Waiting for a rate limit is not a failure,
+// so the sync finishes with every row, and while it waits the API says what it waits for.
+func TestThrottledLongerThanRetryBudgetSucceeds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	status, body := e.call("POST", "/v1/connections", map[string]any{
+		"channel": "tiktok", "account_id": sandboxtiktok.DemoAdvertiserID, "access_token": sandboxtiktok.DefaultToken,
+	})
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	connID := body["id"].(string)
+	const throttles = 14 // the retry policy allowed 10 attempts
+	require.NoError(t, e.SB.TikTok.SetFaults(sandboxtiktok.Faults{
+		RateLimit: &sandboxtiktok.CodeFault{Code: sandboxtiktok.CodeRateLimit, Times: throttles}}))
+
+	wfID := e.triggerSync(connID)
+	var message string
+	eventually(t, time.Minute, "the sync says it waits for the rate limit", func() bool {
+		_, st := e.call("GET", "/v1/syncs/"+wfID, nil)
+		if p, ok := st["progress"].(map[string]any); ok {
+			message, _ = p["message"].(string)
+		}
+		return strings.HasPrefix(message, "waiting for TikTok rate limit until ")
+	})
+	_, err := time.Parse(time.RFC3339, strings.TrimPrefix(message, "waiting for TikTok rate limit until "))
+	require.NoError(t, err, "the message names the time: %q", message)
+
+	var res workflows.ChannelSyncResult
+	require.NoError(t, e.waitWorkflow(wfID, 4*time.Minute, &res))
+	require.Equal(t, "succeeded", res.Status)
+	limited := 0
+	for _, r := range e.SB.TikTok.Requests() {
+		if r.Code == sandboxtiktok.CodeRateLimit {
+			limited++
+		}
+	}
+	require.Equal(t, throttles, limited)
+	want, err := e.SB.TikTok.Totals(sandboxtiktok.DemoAdvertiserID, res.From, res.To, "ad")
+	require.NoError(t, err)
+	got := e.table()
+	require.Equal(t, int64(want.Rows), got.Rows)
+	require.Equal(t, want.SpendMicros, got.Spend)
+}
+
+// TestSlowPageIsReadByOneAttempt: a rows page takes longer than SyncWindow's heartbeat
+// timeout. The attempt keeps heartbeating while the call is in flight, so Temporal never
+// starts a second attempt beside it: every page is fetched once.
+func TestSlowPageIsReadByOneAttempt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pageSize: 500})
+	connID := e.connectMeta()
+	require.NoError(t, e.Sandbox.SetFaults(sandboxmeta.Faults{PageDelayMS: 25_000})) // heartbeat timeout: 20 s
+
+	res := e.syncAndWait(connID)
+	fetches := map[string]int{}
+	for _, r := range e.Sandbox.Requests() {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, "/insights") {
+			fetches[r.After]++
+		}
+	}
+	require.NotEmpty(t, fetches)
+	for after, n := range fetches {
+		require.Equal(t, 1, n, "page after=%q fetched %d times", after, n)
+	}
+	var stalled, writers int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT stalled_attempts, writer_seq FROM sync_runs WHERE id = $1`,
+		res.SyncRunID).Scan(&stalled, &writers))
+	require.Zero(t, stalled)
+	want, err := e.Sandbox.Totals(demoAccount, res.From, res.To, "ad")
+	require.NoError(t, err)
+	require.Equal(t, want.SpendMicros, e.table().Spend)
+}
+
+// dieAfterRead makes the first SyncWindow call that completes its window's read hang after
+// the read is committed, until the worker is stopped: the worker dies between the last
+// page and the window's finish.
+type dieAfterRead struct {
+	interceptor.WorkerInterceptorBase
+	mu      sync.Mutex
+	died    bool
+	reached chan struct{}
+}
+
+func (d *dieAfterRead) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	i := &dieAfterReadActivity{d: d}
+	i.Next = next
+	return i
+}
+
+type dieAfterReadActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	d *dieAfterRead
+}
+
+func (i *dieAfterReadActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	out, err := i.Next.ExecuteActivity(ctx, in)
+	if activity.GetInfo(ctx).ActivityType.Name != "SyncWindow" || err != nil {
+		return out, err
+	}
+	if res, ok := out.(activities.SyncWindowResult); ok && res.Done {
+		i.d.mu.Lock()
+		first := !i.d.died
+		i.d.died = true
+		i.d.mu.Unlock()
+		if first {
+			close(i.d.reached)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	return out, err
+}
+
+// TestWorkerDiesBetweenLastPageAndFinish: the window's last page (and with it the removal
+// of rows the provider no longer returns) is committed, then the worker dies before the
+// window finishes. A new worker finishes it, and the rows equal an uninterrupted run's.
+func TestWorkerDiesBetweenLastPageAndFinish(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pageSize: 40})
+	connID := e.connectMeta()
+	res := e.syncAndWait(connID)
+	uninterrupted := e.table()
+
+	// A row the provider does not return (an ad since deleted, say) inside the window.
+	_, err := e.Store.Pool.Exec(e.ctx, `INSERT INTO ad_metrics_daily (workspace_id, connection_id, channel, account_id,
+		campaign_id, ad_id, date, currency, spend_micros, impressions, clicks)
+		VALUES ($1, $2, 'meta', $3, 'gone', 'gone', $4, 'USD', 5000000, 10, 1)`, e.Workspace, connID, demoAccount, res.To)
+	require.NoError(t, err)
+
+	die := &dieAfterRead{reached: make(chan struct{})}
+	e.StopWorkers()
+	e.interceptors = []interceptor.WorkerInterceptor{die}
+	e.StartWorkers()
+	wfID := e.triggerSync(connID)
+	select {
+	case <-die.reached:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the read never completed")
+	}
+	e.StopWorkers()
+	e.interceptors = nil
+	e.StartWorkers()
+
+	var res2 workflows.ChannelSyncResult
+	require.NoError(t, e.waitWorkflow(wfID, 3*time.Minute, &res2))
+	require.Equal(t, "succeeded", res2.Status)
+	require.Equal(t, uninterrupted.contentOnly(), e.table().contentOnly())
+	var removed int64
+	var status string
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT rows_removed, status FROM sync_runs WHERE id = $1`,
+		res2.SyncRunID).Scan(&removed, &status))
+	require.Equal(t, int64(1), removed, "the removal happened exactly once")
+	require.Equal(t, "succeeded", status)
+}
+
+// TestWindowDyingAfterEveryPageCompletes: the worker dies after every committed page,
+// more times than the retry policy allows attempts. Each attempt moved the read, so none
+// brings the window closer to giving up, and it completes equal to the provider's data.
+func TestWindowDyingAfterEveryPageCompletes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pageSize: 10})
+	connID := e.connectMeta()
+	require.NoError(t, e.Sandbox.SetFaults(sandboxmeta.Faults{PageDelayMS: 100}))
+
+	wfID := e.triggerSync(connID)
+	kills := 0
+	last := 0
+	deadline := time.Now().Add(4 * time.Minute)
+	for kills < activities.MaxStalledAttempts+3 && time.Now().Before(deadline) {
+		pages := e.committedPages(wfID)
+		if pages > last {
+			e.StopWorkers()
+			e.StartWorkers()
+			kills++
+			last = pages
+			continue
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, activities.MaxStalledAttempts+3, kills, "the worker died after %d pages", last)
+
+	var res workflows.ChannelSyncResult
+	require.NoError(t, e.waitWorkflow(wfID, 3*time.Minute, &res))
+	require.Equal(t, "succeeded", res.Status)
+	want, err := e.Sandbox.Totals(demoAccount, res.From, res.To, "ad")
+	require.NoError(t, err)
+	got := e.table()
+	require.Equal(t, int64(want.Rows), got.Rows)
+	require.Equal(t, want.SpendMicros, got.Spend)
+}
