@@ -153,6 +153,8 @@ func TestParseNumbers(t *testing.T) {
 		{"1.2E3", 1200, true, 1_200_000_000, true},
 		{"1.5e-7", 0, true, 0, true},  // 0.15 micros rounds to 0
 		{"2.5e-6", 0, false, 2, true}, // a tie in exponent notation goes to even
+		{"3.5e-6", 0, false, 4, true},
+		{"-2.5e-6", 0, false, -2, true},
 		{"abc", 0, false, 0, false},
 		{"1/2", 0, false, 0, false},
 		{"0.1234567", 0, false, 123_457, true},
