@@ -19,9 +19,10 @@
 // only sessions of GA4 properties that report in it (see Conversion rate); the other
 // currencies present in the range are listed as excluded_currencies so that nothing is
 // silently mixed or silently dropped. Money is integer micros internally and, on the wire,
-// one representation per measure: a decimal string (money.FormatMicros) named after the
-// measure for amounts such as revenue and spend, and an integer *_micros field for
-// per-unit money and amounts that are not rounded to cents (see api/metrics.go).
+// a decimal string (money.FormatMicros) plus an integer *_micros field. Each measure has
+// one representation wherever it appears: CPC, money per click, is "cpc" (decimal string)
+// and "cpc_micros" at the summary's top level, in current and previous, and per channel
+// and campaign alike; it used to be a 4-decimal number at the top level.
 //
 // # Orders and revenue
 //
