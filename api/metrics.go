@@ -31,6 +31,9 @@ type Summary struct {
 	PreviousFrom       string         `json:"previous_from"`
 	PreviousTo         string         `json:"previous_to"`
 	ExcludedCurrencies []string       `json:"excluded_currencies"`
+	// OrderHistoryFrom is the workspace day of the earliest order held (null when none):
+	// how far back the order history that orders, revenue and new customers rest on reaches.
+	OrderHistoryFrom *string `json:"order_history_from"`
 }
 
 // Timeseries is the body of GET /v1/metrics/timeseries.
@@ -173,7 +176,17 @@ func (s *server) metricsSummary(c *gin.Context) {
 		PreviousFrom:       formatDay(sum.PreviousWindow.From),
 		PreviousTo:         formatDay(sum.PreviousWindow.To),
 		ExcludedCurrencies: sum.ExcludedCurrencies,
+		OrderHistoryFrom:   optionalDay(sum.OrderHistoryFrom),
 	})
+}
+
+// optionalDay formats a day, or returns nil for no day.
+func optionalDay(d *time.Time) *string {
+	if d == nil {
+		return nil
+	}
+	s := formatDay(*d)
+	return &s
 }
 
 func (s *server) metricsTimeseries(c *gin.Context) {

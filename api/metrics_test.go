@@ -161,9 +161,19 @@ func TestMetricsSummary(t *testing.T) {
 	}
 	// The first version's top-level ad fields are still there, for the current period.
 	wantTop := `{"spend":"12.50","spend_micros":12500000,"impressions":1000,"clicks":3,"conversions":"2.75",` +
-		`"conversion_value":"30.00","conversion_value_micros":30000000,"roas":2.4,"cpc":4.1667,"cpa":4.5455,"ctr":0.003}`
+		`"conversion_value":"30.00","conversion_value_micros":30000000,"roas":2.4,"cpc":"4.166667","cpc_micros":4166667,` +
+		`"cpa":4.5455,"ctr":0.003}`
 	if got := mustJSON(t, s.AdMeasures); got != wantTop {
 		t.Errorf("top level\n got %s\nwant %s", got, wantTop)
+	}
+	// One measure, one representation: the top-level cpc is the current period's.
+	if *s.AdMeasures.CPC != *s.Current.CPC || *s.AdMeasures.CPCMicros != *s.Current.CPCMicros {
+		t.Errorf("cpc %v/%v at the top level, %v/%v in current", *s.AdMeasures.CPC, *s.AdMeasures.CPCMicros,
+			*s.Current.CPC, *s.Current.CPCMicros)
+	}
+	// The order history the KPIs rest on starts with the earliest order, o2 (February 29th there).
+	if s.OrderHistoryFrom == nil || *s.OrderHistoryFrom != "2024-02-29" {
+		t.Errorf("order_history_from %v", s.OrderHistoryFrom)
 	}
 
 	// A one-day range is inclusive and buckets by New York days.
@@ -356,7 +366,7 @@ func TestMetricsCampaigns(t *testing.T) {
 		t.Errorf("big %+v", big)
 	}
 	if spring2.CampaignID != "c1" || spring2.AccountID == spring.AccountID || spring2.AttributedOrders != 0 ||
-		*spring2.CPC != "0.1" || *spring2.CTR != "0.1" || *spring2.ROAS != "2" {
+		*spring2.CPC != "0.10" || *spring2.CPCMicros != 100_000 || *spring2.CTR != "0.1" || *spring2.ROAS != "2" {
 		t.Errorf("second spring %+v", spring2)
 	}
 	if !unmatched.Unmatched || unmatched.Channel != "google_ads" || unmatched.UTMCampaign != "brand" ||

@@ -104,14 +104,18 @@ func createdInDays(alias, from, to, tz string) string {
 		localDay(alias, tz) + " BETWEEN " + from + "::date AND " + to + "::date"
 }
 
-// excludedCurrencies lists the currencies other than the workspace's of valid orders and ad
-// rows in w: the money the report leaves out because it cannot be added.
+// excludedCurrencies lists the currencies other than the workspace's of valid orders, ad
+// rows and sessions in w: what the report leaves out because its money cannot be added
+// (or, for sessions, because the orders they convert into are left out).
 func (q *Queries) excludedCurrencies(ctx context.Context, ws Workspace, w channels.Window) ([]string, error) {
 	rows, err := q.db.Query(ctx, `
 		SELECT currency::text FROM orders o
 		WHERE o.workspace_id = $1 AND o.currency <> $4 AND `+validOrder("o")+` AND `+createdInDays("o", "$2", "$3", "$5::text")+`
 		UNION
 		SELECT currency::text FROM ad_metrics_daily
+		WHERE workspace_id = $1 AND currency <> $4 AND date BETWEEN $2::date AND $3::date
+		UNION
+		SELECT currency::text FROM sessions_daily
 		WHERE workspace_id = $1 AND currency <> $4 AND date BETWEEN $2::date AND $3::date
 		ORDER BY 1`,
 		ws.ID, day(w.From), day(w.To), ws.Currency, ws.Timezone)
@@ -126,4 +130,16 @@ func (q *Queries) excludedCurrencies(ctx context.Context, ws Workspace, w channe
 		out = []string{}
 	}
 	return out, nil
+}
+
+// orderHistoryFrom is the workspace day of the earliest order held for the workspace, of
+// any status, or nil when there is none.
+func (q *Queries) orderHistoryFrom(ctx context.Context, ws Workspace) (*time.Time, error) {
+	var from *time.Time
+	err := q.db.QueryRow(ctx, `SELECT (min(created_at) AT TIME ZONE $2::text)::date FROM orders WHERE workspace_id = $1`,
+		ws.ID, ws.Timezone).Scan(&from)
+	if err != nil {
+		return nil, fmt.Errorf("order history of workspace %s: %w", ws.ID, err)
+	}
+	return from, nil
 }

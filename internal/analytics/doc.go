@@ -15,10 +15,14 @@
 // # Currency
 //
 // Money is reported in the WORKSPACE's currency (workspaces.currency). There is no FX
-// conversion in this version, so only ad rows and orders in that currency are summed; the
-// other currencies present in the range are listed as excluded_currencies so that nothing is
-// silently mixed or silently dropped. Money is integer micros internally and a decimal
-// string (money.FormatMicros) plus an integer *_micros field on the wire.
+// conversion in this version, so only ad rows and orders in that currency are summed, and
+// only sessions of GA4 properties that report in it (see Conversion rate); the other
+// currencies present in the range are listed as excluded_currencies so that nothing is
+// silently mixed or silently dropped. Money is integer micros internally and, on the wire,
+// a decimal string (money.FormatMicros) plus an integer *_micros field. Each measure has
+// one representation wherever it appears: CPC, money per click, is "cpc" (decimal string)
+// and "cpc_micros" at the summary's top level, in current and previous, and per channel
+// and campaign alike; it used to be a 4-decimal number at the top level.
 //
 // # Orders and revenue
 //
@@ -28,12 +32,38 @@
 //     reduces the revenue of the order's own day, not the day it was issued, so the
 //     revenue of a past period can go down when a late refund is synced.
 //   - AOV = revenue / orders.
-//   - New customers = distinct customers whose FIRST valid order ever (all history, any
-//     currency, not only the range) was created in the range. A customer is customer_id, or
-//     email_sha256 when customer_id is empty; guest orders with neither are not customers.
-//     A person's currency does not change whether they are new, so the first order may be
-//     in a currency that is excluded from revenue.
 //   - New-customer CAC = spend / new customers.
+//
+// # New customers
+//
+// New customers rest on what the store knows (the customers table, the store's record of
+// each customer), not only on the orders a sync happens to hold: after a 90-day sync most
+// returning customers would otherwise look new and new-customer CAC would look cheap.
+//
+//   - A person is a store's customer: (shop_domain, customer_id); ids of two shops are two
+//     people. A guest order (customer_id ”) with an email hash belongs to the customer of
+//     its shop with that email_sha256: the store's customer record first, else a customer
+//     of an account order we hold with that hash (the smallest id when several). A guest
+//     order whose hash matches no customer belongs to the email itself; an order with
+//     neither id nor hash belongs to nobody and makes no one new.
+//   - A person's first order is their earliest valid order we hold, in any currency (a
+//     person's currency does not decide whether they are new, so the first order may be
+//     in a currency excluded from revenue).
+//   - A person is returning, never new, when the store's record says they ordered before
+//     what we hold: its orders_count (when known, >= 0) is greater than the number of the
+//     person's orders we hold of any status (guest orders merged in included, since the
+//     store counts cancelled and guest-checkout orders of the customer too); or, when
+//     orders_count is unknown (-1), the customer was created before our order history
+//     starts (our earliest order of the workspace, shown as order_history_from), so orders
+//     before it cannot be ruled out. The second rule errs toward "returning": a new
+//     customer counted as returning makes CAC look dearer, the safe side for spend
+//     decisions. A person without a store record (guests, customers not yet read) is judged
+//     on the orders we hold alone.
+//   - New customers of a range = the persons, not returning, whose first order was created
+//     in the range. Each person is new at most once, so buckets of a time series add up.
+//
+// The summary reports order_history_from, the workspace day of the earliest order held: a
+// range that starts before it, or shortly after it, rests on a partial order history.
 //
 // # Ads and sessions
 //
@@ -41,8 +71,16 @@
 //     the sums of ad_metrics_daily over the range (workspace currency rows only).
 //   - Blended ROAS = revenue / spend; platform ROAS = conversion value / spend.
 //   - CTR = clicks / impressions; CPC = spend / clicks; CPA = spend / platform conversions.
-//   - Sessions = sum(sessions_daily.sessions) (a count, so every row counts whatever its
-//     currency). Conversion rate = orders / sessions.
+//   - Sessions = sum(sessions_daily.sessions) of the GA4 properties whose currency
+//     (sessions_daily.currency) is the workspace currency.
+//   - Conversion rate = orders / sessions, both of the workspace currency. Orders are
+//     counted in the workspace currency only (their revenue cannot be added otherwise), so
+//     the sessions are those of the properties that track the storefront selling in that
+//     currency: dividing those orders by the sessions of every property would put the
+//     visitors of, say, a EUR storefront in the denominator while its orders are left out
+//     of the numerator, and the rate would fall whenever a second storefront is connected.
+//     Sessions of other properties are left out like the orders, and their currency is
+//     listed in excluded_currencies.
 //
 // # Ratios and per-unit money
 //

@@ -131,6 +131,28 @@ func (f *fixture) orders(ws string, orders ...order) {
 	f.send(b)
 }
 
+// customer is the store's record of a customer, as the Shopify connector stores it.
+type customer struct {
+	shop, id, email string
+	created         time.Time
+	ordersCount     int64 // -1: unknown
+}
+
+func (f *fixture) customers(ws string, rows ...customer) {
+	f.t.Helper()
+	conn := f.connection(ws, "shopify", "shop.myshopify.com")
+	b := &pgx.Batch{}
+	for _, c := range rows {
+		if c.shop == "" {
+			c.shop = "shop.myshopify.com"
+		}
+		b.Queue(`INSERT INTO customers (workspace_id, connection_id, shop_domain, customer_id, email_sha256, created_at,
+				updated_at, orders_count)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, ws, conn, c.shop, c.id, c.email, c.created, c.ordersCount)
+	}
+	f.send(b)
+}
+
 type session struct {
 	date, source string
 	sessions     int64
@@ -190,17 +212,35 @@ func (f *fixture) expect(ws string, w channels.Window) analytics.Totals {
 			AND timezone(w.timezone, o.created_at) >= $2::timestamp
 			AND timezone(w.timezone, o.created_at) < $3::timestamp + interval '1 day'`, ws, from, to).
 		Scan(&t.Orders, &t.RevenueMicros))
+	// New customers, as the package doc defines them: a person is a store's customer id; a
+	// guest order joins the account its email hash belongs to (the store's record first,
+	// then an account order of ours), else the email is the person. A person is new in the
+	// range of their first valid order unless the store's record says they are returning.
 	must(f.pool.QueryRow(f.ctx, `
-		WITH v AS (
-			SELECT CASE WHEN o.customer_id = '' THEN 'email ' || o.email_sha256 ELSE 'id ' || o.customer_id END AS who,
-				o.created_at, timezone(w.timezone, o.created_at) AS local
+		WITH account AS (
+			SELECT DISTINCT ON (shop, email) shop, email, id FROM (
+				SELECT shop_domain AS shop, email_sha256 AS email, customer_id AS id, 0 AS pref
+				FROM customers WHERE workspace_id = $1 AND email_sha256 <> ''
+				UNION ALL
+				SELECT shop_domain, email_sha256, customer_id, 1
+				FROM orders WHERE workspace_id = $1 AND customer_id <> '' AND email_sha256 <> ''
+			) x ORDER BY shop, email, pref, id
+		), v AS (
+			SELECT o.shop_domain AS shop, coalesce(nullif(o.customer_id, ''), a.id) AS id,
+				CASE WHEN o.customer_id <> '' THEN 'id ' || o.customer_id
+					WHEN a.id IS NOT NULL THEN 'id ' || a.id ELSE 'email ' || o.email_sha256 END AS who,
+				o.created_at, NOT o.test AND o.cancelled_at IS NULL AS valid, timezone(w.timezone, o.created_at) AS local
 			FROM orders o JOIN workspaces w ON w.id = o.workspace_id
-			WHERE o.workspace_id = $1 AND NOT o.test AND o.cancelled_at IS NULL
-				AND NOT (o.customer_id = '' AND o.email_sha256 = '')
+			LEFT JOIN account a ON o.customer_id = '' AND a.shop = o.shop_domain AND a.email = o.email_sha256
+			WHERE o.workspace_id = $1 AND NOT (o.customer_id = '' AND o.email_sha256 = '')
 		)
-		SELECT count(DISTINCT who) FROM v
-		WHERE local >= $2::timestamp AND local < $3::timestamp + interval '1 day'
-			AND NOT EXISTS (SELECT 1 FROM v earlier WHERE earlier.who = v.who AND earlier.created_at < v.created_at)`,
+		SELECT count(DISTINCT (shop, who)) FROM v
+		WHERE valid AND local >= $2::timestamp AND local < $3::timestamp + interval '1 day'
+			AND NOT EXISTS (SELECT 1 FROM v earlier WHERE earlier.shop = v.shop AND earlier.who = v.who
+				AND earlier.valid AND earlier.created_at < v.created_at)
+			AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.workspace_id = $1 AND c.shop_domain = v.shop AND c.customer_id = v.id
+				AND (c.orders_count > (SELECT count(*) FROM v held WHERE held.shop = v.shop AND held.who = v.who)
+					OR (c.orders_count < 0 AND c.created_at < (SELECT min(created_at) FROM orders WHERE workspace_id = $1))))`,
 		ws, from, to).Scan(&t.NewCustomers))
 	var conversions string
 	must(f.pool.QueryRow(f.ctx, `
@@ -213,8 +253,11 @@ func (f *fixture) expect(ws string, w channels.Window) analytics.Totals {
 	c, err := money.ParseMicros(conversions)
 	must(err)
 	t.ConversionsMicros = c
+	// Sessions of properties that report in the workspace currency: the population of the
+	// orders they are divided into.
 	must(f.pool.QueryRow(f.ctx, `SELECT coalesce(sum(sessions), 0) FROM sessions_daily
-		WHERE workspace_id = $1 AND date >= $2::date AND date <= $3::date`, ws, from, to).Scan(&t.Sessions))
+		WHERE workspace_id = $1 AND currency = (SELECT currency FROM workspaces WHERE id = $1)
+			AND date >= $2::date AND date <= $3::date`, ws, from, to).Scan(&t.Sessions))
 	return t
 }
 
@@ -229,7 +272,10 @@ func (f *fixture) expectExcluded(ws string, w channels.Window) []string {
 			AND timezone(w.timezone, o.created_at) < $3::timestamp + interval '1 day'
 		UNION ALL
 		SELECT a.currency FROM ad_metrics_daily a JOIN workspaces w ON w.id = a.workspace_id
-		WHERE a.workspace_id = $1 AND a.currency <> w.currency AND a.date >= $2::date AND a.date <= $3::date`,
+		WHERE a.workspace_id = $1 AND a.currency <> w.currency AND a.date >= $2::date AND a.date <= $3::date
+		UNION ALL
+		SELECT s.currency FROM sessions_daily s JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.workspace_id = $1 AND s.currency <> w.currency AND s.date >= $2::date AND s.date <= $3::date`,
 		ws, from, to)
 	if err != nil {
 		f.t.Fatal(err)

@@ -114,13 +114,16 @@ type AdMeasures struct {
 	ConversionValue       string       `json:"conversion_value"`
 	ConversionValueMicros int64        `json:"conversion_value_micros"`
 	ROAS                  *json.Number `json:"roas"` // platform ROAS: conversion value / spend
-	CPC                   *json.Number `json:"cpc"`  // spend / clicks, in currency units
-	CPA                   *json.Number `json:"cpa"`  // spend / platform conversions
-	CTR                   *json.Number `json:"ctr"`  // clicks / impressions
+	// CPC is spend / clicks, per-unit money like the KPIs' cpc: a decimal string and micros.
+	CPC       *string      `json:"cpc"`
+	CPCMicros *int64       `json:"cpc_micros"`
+	CPA       *json.Number `json:"cpa"` // spend / platform conversions
+	CTR       *json.Number `json:"ctr"` // clicks / impressions
 }
 
 // Measures derives the reported ad measures from t.
 func (t AdTotals) Measures() AdMeasures {
+	cpc, cpcMicros := PerUnit(t.SpendMicros, t.Clicks)
 	return AdMeasures{
 		Spend:                 money.FormatMicros(t.SpendMicros),
 		SpendMicros:           t.SpendMicros,
@@ -130,7 +133,8 @@ func (t AdTotals) Measures() AdMeasures {
 		ConversionValue:       money.FormatMicros(t.ConversionValueMicros),
 		ConversionValueMicros: t.ConversionValueMicros,
 		ROAS:                  Ratio(t.ConversionValueMicros, 1, t.SpendMicros, 1),
-		CPC:                   Ratio(t.SpendMicros, money.MicrosPerUnit, t.Clicks, 1),
+		CPC:                   cpc,
+		CPCMicros:             cpcMicros,
 		CPA:                   Ratio(t.SpendMicros, 1, t.ConversionsMicros, 1),
 		CTR:                   Ratio(t.Clicks, 1, t.Impressions, 1),
 	}

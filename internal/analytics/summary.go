@@ -17,8 +17,11 @@ type Summary struct {
 	PreviousWindow channels.Window
 	Current        Totals
 	Previous       Totals
-	// ExcludedCurrencies are the other currencies of orders and ad rows in Window.
+	// ExcludedCurrencies are the other currencies of orders, ad rows and sessions in Window.
 	ExcludedCurrencies []string
+	// OrderHistoryFrom is the workspace day of the earliest order we hold, valid or not:
+	// how far back the orders the KPIs rest on reach. Nil when there are none.
+	OrderHistoryFrom *time.Time
 }
 
 // Summary computes the workspace's totals over w and over PreviousWindow(w).
@@ -45,6 +48,9 @@ func (q *Queries) Summary(ctx context.Context, workspaceID string, w channels.Wi
 		}
 	}
 	if s.ExcludedCurrencies, err = q.excludedCurrencies(ctx, ws, w); err != nil {
+		return Summary{}, err
+	}
+	if s.OrderHistoryFrom, err = q.orderHistoryFrom(ctx, ws); err != nil {
 		return Summary{}, err
 	}
 	return s, nil
@@ -163,16 +169,41 @@ func (q *Queries) totals(ctx context.Context, ws Workspace, w channels.Window, b
 			WHERE o.workspace_id = $1 AND o.currency = $4 AND ` + validOrder("o") + `
 				AND ` + createdInDays("o", "$2", "$3", tz) + `
 			GROUP BY 1
-		), firsts AS (
-			-- Every customer's first valid order ever; 'c:' and 'e:' keep an id and a hash apart.
-			SELECT min(o.created_at) AS first_at
+		), owners AS (
+			-- The account a guest's email hash belongs to in its shop: the store's record
+			-- first, else an account order we hold; the smallest id when several.
+			SELECT DISTINCT ON (shop_domain, email_sha256) shop_domain, email_sha256, customer_id
+			FROM (
+				SELECT c.shop_domain, c.email_sha256, c.customer_id, 0 AS rank
+				FROM customers c WHERE c.workspace_id = $1 AND c.email_sha256 <> ''
+				UNION ALL
+				SELECT o.shop_domain, o.email_sha256, o.customer_id, 1
+				FROM orders o WHERE o.workspace_id = $1 AND o.customer_id <> '' AND o.email_sha256 <> ''
+			) k
+			ORDER BY shop_domain, email_sha256, rank, customer_id
+		), people AS (
+			-- Every order we hold that names a person. 'c:' and 'e:' keep an id and a hash apart.
+			SELECT o.shop_domain, coalesce(nullif(o.customer_id, ''), w.customer_id) AS customer_id,
+				coalesce('c:' || coalesce(nullif(o.customer_id, ''), w.customer_id), 'e:' || o.email_sha256) AS person,
+				o.created_at, ` + validOrder("o") + ` AS valid
 			FROM orders o
-			WHERE o.workspace_id = $1 AND ` + validOrder("o") + ` AND (o.customer_id <> '' OR o.email_sha256 <> '')
-			GROUP BY CASE WHEN o.customer_id <> '' THEN 'c:' || o.customer_id ELSE 'e:' || o.email_sha256 END
+			LEFT JOIN owners w ON o.customer_id = '' AND w.shop_domain = o.shop_domain AND w.email_sha256 = o.email_sha256
+			WHERE o.workspace_id = $1 AND (o.customer_id <> '' OR o.email_sha256 <> '')
+		), firsts AS (
+			-- Each person's first valid order, and how many orders of theirs we hold at all.
+			SELECT p.shop_domain, min(p.customer_id) AS customer_id,
+				min(p.created_at) FILTER (WHERE p.valid) AS first_at, count(*) AS held
+			FROM people p
+			GROUP BY p.shop_domain, p.person
+			HAVING bool_or(p.valid)
 		), newcust AS (
 			SELECT ` + bucket("(f.first_at AT TIME ZONE "+tz+")::date") + ` AS bucket, count(*) AS customers
 			FROM firsts f
+			LEFT JOIN customers c ON c.workspace_id = $1 AND c.shop_domain = f.shop_domain AND c.customer_id = f.customer_id
 			WHERE (f.first_at AT TIME ZONE ` + tz + `)::date BETWEEN $2::date AND $3::date
+				-- The store's record makes a person returning (see the package doc).
+				AND NOT coalesce(c.orders_count > f.held OR (c.orders_count < 0 AND c.created_at <
+					(SELECT min(h.created_at) FROM orders h WHERE h.workspace_id = $1)), false)
 			GROUP BY 1
 		), ads AS (
 			-- The sums stay in integer/numeric arithmetic; the bigint casts fail loudly on overflow
@@ -187,7 +218,7 @@ func (q *Queries) totals(ctx context.Context, ws Workspace, w channels.Window, b
 		), sess AS (
 			SELECT ` + bucket("s.date") + ` AS bucket, sum(s.sessions)::bigint AS sessions
 			FROM sessions_daily s
-			WHERE s.workspace_id = $1 AND s.date BETWEEN $2::date AND $3::date
+			WHERE s.workspace_id = $1 AND s.currency = $4 AND s.date BETWEEN $2::date AND $3::date
 			GROUP BY 1
 		), buckets AS (
 			SELECT DISTINCT ` + bucket("d::date") + ` AS bucket

@@ -60,12 +60,13 @@ func TestSummaryHandBuilt(t *testing.T) {
 		excluded         []string
 		prevFrom, prevTo string
 	}{
-		{ny, "2024-03-10", "2024-03-10", want{7, 150e6, 4, 80e6, 250}, want{1, 10e6, 1, 0, 0}, []string{"EUR"}, "2024-03-09", "2024-03-09"},
-		{ny, "2024-03-09", "2024-03-11", want{9, 200e6, 6, 80e6, 250}, want{}, []string{"EUR"}, "2024-03-06", "2024-03-08"},
-		{ny, "2024-03-11", "2024-03-11", want{1, 40e6, 1, 0, 0}, want{7, 150e6, 4, 80e6, 250}, []string{}, "2024-03-10", "2024-03-10"},
+		// The EUR property's 50 sessions are left out like the EUR orders they would convert into.
+		{ny, "2024-03-10", "2024-03-10", want{7, 150e6, 4, 80e6, 200}, want{1, 10e6, 1, 0, 0}, []string{"EUR"}, "2024-03-09", "2024-03-09"},
+		{ny, "2024-03-09", "2024-03-11", want{9, 200e6, 6, 80e6, 200}, want{}, []string{"EUR"}, "2024-03-06", "2024-03-08"},
+		{ny, "2024-03-11", "2024-03-11", want{1, 40e6, 1, 0, 0}, want{7, 150e6, 4, 80e6, 200}, []string{}, "2024-03-10", "2024-03-10"},
 		{ny, "2024-02-01", "2024-02-01", want{1, 100e6, 1, 0, 0}, want{}, []string{}, "2024-01-31", "2024-01-31"},
 		{ny, "2024-03-01", "2024-03-01", want{}, want{}, []string{}, "2024-02-29", "2024-02-29"},
-		{ny, "2024-02-01", "2024-03-31", want{10, 300e6, 7, 80e6, 250}, want{}, []string{"EUR"}, "2023-12-03", "2024-01-31"},
+		{ny, "2024-02-01", "2024-03-31", want{10, 300e6, 7, 80e6, 200}, want{}, []string{"EUR"}, "2023-12-03", "2024-01-31"},
 		{other, "2024-03-10", "2024-03-10", want{1, 10e6, 1, 0, 0}, want{}, []string{}, "2024-03-09", "2024-03-09"},
 		{other, "2024-03-09", "2024-03-09", want{}, want{}, []string{}, "2024-03-08", "2024-03-08"},
 	}
@@ -91,6 +92,11 @@ func TestSummaryHandBuilt(t *testing.T) {
 			if s.Workspace.ID != tc.ws || s.Workspace.Currency != "USD" {
 				t.Errorf("workspace %+v", s.Workspace)
 			}
+			// The history starts with the workspace's earliest order (p, or a in UTC).
+			wantFrom := map[string]string{ny: "2024-02-01", other: "2024-03-10"}[tc.ws]
+			if s.OrderHistoryFrom == nil || s.OrderHistoryFrom.Format(time.DateOnly) != wantFrom {
+				t.Errorf("order history from %v, want %s", s.OrderHistoryFrom, wantFrom)
+			}
 			// Every field agrees with the independent computation too.
 			if e := f.expect(tc.ws, s.Window); s.Current != e {
 				t.Errorf("current %+v, independent SQL %+v", s.Current, e)
@@ -99,6 +105,74 @@ func TestSummaryHandBuilt(t *testing.T) {
 	}
 	if _, err := f.q.Summary(f.ctx, "00000000-0000-0000-0000-000000000000", window(t, "2024-03-01", "2024-03-01")); err == nil {
 		t.Error("summary of an unknown workspace succeeded")
+	}
+}
+
+// TestNewCustomersFollowTheStoreRecord: new customers follow the store's customer record.
+// Each case is one person whose first order we hold is on 2024-05-10, with the store's
+// record (or none) deciding whether they are new there.
+func TestNewCustomersFollowTheStoreRecord(t *testing.T) {
+	f := newFixture(t)
+	ws := f.workspace("Store", "USD", "UTC")
+	day := utc("2024-05-10T12:00:00Z")
+	before := utc("2024-01-01T00:00:00Z")                                         // before the order history, which starts 2024-04-01
+	f.orders(ws, order{id: "start", at: utc("2024-04-01T00:00:00Z"), total: 1e6}) // a guest without email
+	f.orders(ws,
+		// new: the store counts exactly the orders we hold
+		order{id: "n1", at: day, total: 1e6, customer: "new1"},
+		// returning: the store counts more orders than we hold (older ones, before our sync)
+		order{id: "r1", at: day, total: 1e6, customer: "ret1"},
+		// returning: count unknown, and the account is older than our order history
+		order{id: "r2", at: day, total: 1e6, customer: "ret2"},
+		// new: count unknown, account created inside our history
+		order{id: "n3", at: day, total: 1e6, customer: "new3"},
+		// new: no record at all, first order held
+		order{id: "n4", at: day, total: 1e6, customer: "new4"},
+		// a guest order on 05-01 merged with the account's 05-10 order: new on 05-01 only
+		order{id: "g5", at: utc("2024-05-01T12:00:00Z"), total: 1e6, email: "mail5"},
+		order{id: "a5", at: day, total: 1e6, customer: "acct5"},
+		// the same merge through an account order's email, without a store record
+		order{id: "g6", at: utc("2024-05-01T13:00:00Z"), total: 1e6, email: "mail6"},
+		order{id: "a6", at: day, total: 1e6, customer: "acct6", email: "mail6"},
+		// a guest whose email is nobody's account: the email is the person, new
+		order{id: "g7", at: day, total: 1e6, email: "mail7"},
+		// returning through a merged guest: the store counts 3 orders, we hold 1 guest + 1 account
+		order{id: "g8", at: utc("2024-05-02T12:00:00Z"), total: 1e6, email: "mail8"},
+		order{id: "a8", at: day, total: 1e6, customer: "acct8"},
+		// a cancelled order we hold is one the store counts too: still new
+		order{id: "c9", at: utc("2024-05-03T12:00:00Z"), total: 1e6, customer: "new9", cancelled: true},
+		order{id: "n9", at: day, total: 1e6, customer: "new9"},
+		// the same customer id in another shop is another person
+		order{id: "s10", shop: "other.myshopify.com", at: day, total: 1e6, customer: "ret1"},
+	)
+	f.customers(ws,
+		customer{id: "new1", created: utc("2024-05-10T11:00:00Z"), ordersCount: 1},
+		customer{id: "ret1", created: before, ordersCount: 4},
+		customer{id: "ret2", created: before, ordersCount: -1},
+		customer{id: "new3", created: utc("2024-05-09T00:00:00Z"), ordersCount: -1},
+		customer{id: "acct5", email: "mail5", created: utc("2024-05-01T12:00:00Z"), ordersCount: 2},
+		customer{id: "acct8", email: "mail8", created: before, ordersCount: 3},
+		customer{id: "new9", created: utc("2024-05-03T11:00:00Z"), ordersCount: 2},
+	)
+	for _, tc := range []struct {
+		from, to string
+		want     int64
+	}{
+		{"2024-05-10", "2024-05-10", 6}, // new1, new3, new4, g7, new9, other shop's ret1
+		{"2024-05-01", "2024-05-01", 2}, // acct5 and acct6 through their guest orders
+		{"2024-05-02", "2024-05-03", 0}, // acct8 is returning; new9's cancelled order does not count
+		{"2024-04-01", "2024-05-31", 8},
+	} {
+		s, err := f.q.Summary(f.ctx, ws, window(t, tc.from, tc.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Current.NewCustomers != tc.want {
+			t.Errorf("%s..%s: %d new customers, want %d", tc.from, tc.to, s.Current.NewCustomers, tc.want)
+		}
+		if e := f.expect(ws, s.Window); e.NewCustomers != tc.want {
+			t.Errorf("%s..%s: independent SQL counts %d, want %d", tc.from, tc.to, e.NewCustomers, tc.want)
+		}
 	}
 }
 
@@ -170,6 +244,26 @@ func seedRandom(f *fixture) (ws string, today time.Time) {
 		orders = append(orders, o)
 	}
 	f.orders(ws, orders...)
+	// The store's records of some customers: some with more orders than we hold, some with
+	// an unknown count and an old account, some with emails that guest orders use.
+	var custs []customer
+	for i := range 150 {
+		for _, shop := range []string{"shop.myshopify.com", "second.myshopify.com"} {
+			if r.IntN(3) == 0 {
+				continue
+			}
+			c := customer{shop: shop, id: fmt.Sprint("cust", i), created: start.Add(time.Duration(r.Int64N(int64(now.Sub(start))))),
+				ordersCount: r.Int64N(8) - 1}
+			if r.IntN(4) == 0 {
+				c.created = start.AddDate(-1, 0, 0)
+			}
+			if r.IntN(3) == 0 {
+				c.email = fmt.Sprintf("%064d", r.IntN(80))
+			}
+			custs = append(custs, c)
+		}
+	}
+	f.customers(ws, custs...)
 
 	var ads []ad
 	var sessions []session

@@ -96,9 +96,34 @@ func (e *env) independentKPIs(ws, from, to string) map[string]any {
 			SELECT o.*, (o.created_at AT TIME ZONE w.tz)::date AS day FROM orders o, w
 			WHERE o.workspace_id = $1 AND NOT o.test AND o.cancelled_at IS NULL
 		),
+		-- New customers as the analytics package doc defines them: guest orders join the
+		-- account of their email (store record first), the store's record can make a
+		-- person returning.
+		acct AS (
+			SELECT DISTINCT ON (shop, email) shop, email, id FROM (
+				SELECT shop_domain AS shop, email_sha256 AS email, customer_id AS id, 0 AS pref
+				FROM customers WHERE workspace_id = $1 AND email_sha256 <> ''
+				UNION ALL
+				SELECT shop_domain, email_sha256, customer_id, 1 FROM orders
+				WHERE workspace_id = $1 AND customer_id <> '' AND email_sha256 <> ''
+			) x ORDER BY shop, email, pref, id
+		),
+		held AS (
+			SELECT o.shop_domain AS shop, coalesce(nullif(o.customer_id, ''), a.id) AS id,
+				coalesce('id ' || coalesce(nullif(o.customer_id, ''), a.id), 'email ' || o.email_sha256) AS who,
+				o.created_at, NOT o.test AND o.cancelled_at IS NULL AS valid
+			FROM orders o LEFT JOIN acct a ON o.customer_id = '' AND a.shop = o.shop_domain AND a.email = o.email_sha256
+			WHERE o.workspace_id = $1 AND (o.customer_id <> '' OR o.email_sha256 <> '')
+		),
 		firsts AS (
-			SELECT coalesce(nullif(customer_id, ''), nullif(email_sha256, '')) AS who, min(created_at) AS first_at
-			FROM valid WHERE coalesce(nullif(customer_id, ''), nullif(email_sha256, '')) IS NOT NULL GROUP BY 1
+			SELECT h.shop, max(h.id) AS id, min(h.created_at) FILTER (WHERE h.valid) AS first_at, count(*) AS n
+			FROM held h GROUP BY h.shop, h.who HAVING count(*) FILTER (WHERE h.valid) > 0
+		),
+		newcomers AS (
+			SELECT f.first_at FROM firsts f
+			LEFT JOIN customers c ON c.workspace_id = $1 AND c.shop_domain = f.shop AND c.customer_id = f.id
+			WHERE c.customer_id IS NULL OR NOT (c.orders_count > f.n
+				OR (c.orders_count < 0 AND c.created_at < (SELECT min(created_at) FROM orders WHERE workspace_id = $1)))
 		)
 		SELECT
 			(SELECT coalesce(sum(total_micros - refunded_micros), 0) FROM valid, w WHERE day BETWEEN $2 AND $3 AND currency = w.cur),
@@ -107,8 +132,8 @@ func (e *env) independentKPIs(ws, from, to string) map[string]any {
 			(SELECT coalesce(sum(impressions), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
 			(SELECT coalesce(sum(clicks), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
 			(SELECT coalesce(sum(conversion_value_micros), 0) FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
-			(SELECT coalesce(sum(sessions), 0) FROM sessions_daily WHERE workspace_id = $1 AND date BETWEEN $2 AND $3),
-			(SELECT count(*) FROM firsts, w WHERE (first_at AT TIME ZONE w.tz)::date BETWEEN $2 AND $3),
+			(SELECT coalesce(sum(sessions), 0) FROM sessions_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur),
+			(SELECT count(*) FROM newcomers, w WHERE (first_at AT TIME ZONE w.tz)::date BETWEEN $2 AND $3),
 			(SELECT coalesce(sum(conversions), 0)::text FROM ad_metrics_daily, w WHERE workspace_id = $1 AND date BETWEEN $2 AND $3 AND currency = w.cur)`,
 		ws, from, to).Scan(&revenue, &orders, &spend, &impressions, &clicks, &value, &sessions, &newCustomers, &conversions)
 	if err != nil {

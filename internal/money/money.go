@@ -12,8 +12,21 @@ const MicrosPerUnit = 1_000_000
 
 // ParseMicros parses a decimal string such as "14.35", "-0.5" or "120" into micros.
 // It accepts at most six fractional digits (more would lose precision) and rejects
-// exponents, spaces and anything a float parser would round.
+// exponents, spaces and anything a float parser would round. Use it where an amount
+// must be exact: a price, a refund, a budget.
 func ParseMicros(s string) (int64, error) {
+	return parseMicros(s, false)
+}
+
+// ParseMicrosRounded is ParseMicros for amounts a provider computed in floating point
+// (GA4 sends "2046.3999999999999"): digits beyond the sixth decimal are rounded half to
+// even, so the value stored is the nearest micro and the exact ties do not drift upward
+// when summed. Anything else ParseMicros rejects is still rejected.
+func ParseMicrosRounded(s string) (int64, error) {
+	return parseMicros(s, true)
+}
+
+func parseMicros(s string, round bool) (int64, error) {
 	if s == "" {
 		return 0, fmt.Errorf("parse amount: empty string")
 	}
@@ -42,8 +55,20 @@ func ParseMicros(s string) (int64, error) {
 	}
 	// Trailing zeros beyond micros carry no value; anything else would be rounded away.
 	frac = strings.TrimRight(frac, "0")
+	up := false // round the magnitude up by one micro
 	if len(frac) > 6 {
-		return 0, fmt.Errorf("parse amount %q: more than 6 decimal places", s)
+		if !round {
+			return 0, fmt.Errorf("parse amount %q: more than 6 decimal places", s)
+		}
+		// frac has no trailing zeros, so anything after a leading 5 makes it more than half.
+		rest := frac[6:]
+		frac = frac[:6]
+		switch {
+		case rest[0] > '5', rest[0] == '5' && len(rest) > 1:
+			up = true
+		case rest[0] == '5':
+			up = (frac[5]-'0')%2 == 1 // a tie goes to the even micro
+		}
 	}
 	frac += strings.Repeat("0", 6-len(frac))
 	if whole == "" {
@@ -55,6 +80,9 @@ func ParseMicros(s string) (int64, error) {
 	}
 	f, _ := strconv.ParseInt(frac, 10, 64)
 	v := w*MicrosPerUnit + f
+	if up {
+		v++ // cannot overflow: w is at most (2^63-1)/10^6 - 1
+	}
 	if neg {
 		v = -v
 	}

@@ -151,10 +151,18 @@ func TestParseNumbers(t *testing.T) {
 		{"456.78", 0, false, 456_780_000, true},
 		{"-12.5", 0, false, -12_500_000, true},
 		{"1.2E3", 1200, true, 1_200_000_000, true},
-		{"1.5e-7", 0, false, 0, false},
+		{"1.5e-7", 0, true, 0, true},  // 0.15 micros rounds to 0
+		{"2.5e-6", 0, false, 2, true}, // a tie in exponent notation goes to even
+		{"3.5e-6", 0, false, 4, true},
+		{"-2.5e-6", 0, false, -2, true},
 		{"abc", 0, false, 0, false},
 		{"1/2", 0, false, 0, false},
-		{"0.1234567", 0, false, 0, false},
+		{"0.1234567", 0, false, 123_457, true},
+		// GA4 renders float64 sums with 17 significant digits; they round to the micro.
+		{"2046.3999999999999", 0, false, 2_046_400_000, true},
+		{"3.0000000000000004", 3, true, 3_000_000, true},
+		{"0.0000005", 0, true, 0, true},
+		{"0.0000015", 0, false, 2, true},
 		{"99999999999999999999", 0, false, 0, false},
 	} {
 		c, err := ParseCount(tc.in)
@@ -308,9 +316,12 @@ func TestRequestShapeAndRows(t *testing.T) {
 
 func TestMalformedRows(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"fractional sessions", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"20240101"},{"value":"a"},{"value":"b"},{"value":"c"}],"metricValues":[{"value":"2.5"},{"value":"1"},{"value":"1"}]}]}`, "sessions"},
+		{"fractional sessions", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"20240101"},{"value":"a"},{"value":"b"},{"value":"c"}],"metricValues":[{"value":"2.5"},{"value":"1"},{"value":"1"}]}]}`, `sessions "2.5"`},
 		{"bad date", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"2024-01-01"},{"value":"a"},{"value":"b"},{"value":"c"}],"metricValues":[{"value":"2"},{"value":"1"},{"value":"1"}]}]}`, "YYYYMMDD"},
-		{"revenue with 7 decimals", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"20240101"},{"value":"a"},{"value":"b"},{"value":"c"}],"metricValues":[{"value":"2"},{"value":"1"},{"value":"1.0000001"}]}]}`, "totalRevenue"},
+		{"unreadable revenue", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"20240101"},{"value":"a"},{"value":"b"},{"value":"c"}],"metricValues":[{"value":"2"},{"value":"1"},{"value":"1,000.5"}]}]}`,
+			`row 0 (date 20240101, source "a", medium "b", campaign "c"): totalRevenue "1,000.5"`},
+		{"unreadable key events", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"20240101"},{"value":"a"},{"value":"b"},{"value":"c"}],"metricValues":[{"value":"2"},{"value":"NaN"},{"value":"1"}]}]}`,
+			`keyEvents "NaN"`},
 		{"missing metric header", `{"dimensionHeaders":[{"name":"date"},{"name":"sessionSource"},{"name":"sessionMedium"},{"name":"sessionCampaignName"}],"metricHeaders":[{"name":"sessions"},{"name":"totalRevenue"}],"rowCount":1,"rows":[{"dimensionValues":[],"metricValues":[]}]}`, "keyEvents or conversions"},
 		{"short row", `{` + headers + `,"rowCount":1,"rows":[{"dimensionValues":[{"value":"20240101"}],"metricValues":[]}]}`, "no value for sessionSource"},
 	} {

@@ -82,14 +82,20 @@ func sessionRows(propertyID string, r *reportResponse) ([]channels.SessionRow, e
 			Campaign:   d[3],
 			Currency:   r.Metadata.CurrencyCode,
 		}
+		// A value that cannot be read fails the whole window, so the message names
+		// everything support needs to find it in GA4: the row, the field and the value.
+		bad := func(field, value string, err error) error {
+			return fmt.Errorf("row %d (date %s, source %q, medium %q, campaign %q): %s %q: %v",
+				n, d[0], d[1], d[2], d[3], field, value, err)
+		}
 		if row.Sessions, err = ParseCount(m[0]); err != nil {
-			return nil, fmt.Errorf("row %d: sessions: %v", n, err)
+			return nil, bad("sessions", m[0], err)
 		}
 		if row.ConversionsMicros, err = ParseDecimalMicros(m[1]); err != nil {
-			return nil, fmt.Errorf("row %d: %s: %v", n, convName, err)
+			return nil, bad(convName, m[1], err)
 		}
 		if row.RevenueMicros, err = ParseDecimalMicros(m[2]); err != nil {
-			return nil, fmt.Errorf("row %d: totalRevenue: %v", n, err)
+			return nil, bad("totalRevenue", m[2], err)
 		}
 		out = append(out, row)
 	}
@@ -97,8 +103,9 @@ func sessionRows(propertyID string, r *reportResponse) ([]channels.SessionRow, e
 }
 
 // ParseCount parses an integer metric. The Data API sometimes sends integers as decimals
-// ("3.0"); those are accepted when they are exactly integral, as is exponent notation
-// ("1.2E7") of an exact integer. Anything that would need rounding is an error.
+// ("3.0", or "3.0000000000000004" from a float64 sum); those are accepted when they round
+// to a whole number at micro precision, as is exponent notation ("1.2E7"). A value that
+// is not whole ("2.5") is an error: it is not a count.
 func ParseCount(s string) (int64, error) {
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return v, nil
@@ -113,13 +120,17 @@ func ParseCount(s string) (int64, error) {
 	return m / money.MicrosPerUnit, nil
 }
 
-// ParseDecimalMicros parses a decimal metric into micros exactly with money.ParseMicros;
-// exponent notation, which the API may use for large values, is converted exactly too.
+// ParseDecimalMicros parses a decimal metric into micros. GA4 computes metrics such as
+// totalRevenue in floating point and renders them with up to 17 significant digits
+// ("2046.3999999999999"), so digits beyond the micro are rounded half to even
+// (money.ParseMicrosRounded) rather than refused: refusing would fail every later sync of
+// the connection on a value that is correct to the micro. Exponent notation, which the
+// API may use for large values, is rounded the same way.
 func ParseDecimalMicros(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	m, err := money.ParseMicros(s)
+	m, err := money.ParseMicrosRounded(s)
 	if err == nil {
 		return m, nil
 	}
@@ -131,8 +142,30 @@ func ParseDecimalMicros(s string) (int64, error) {
 		return 0, err
 	}
 	r.Mul(r, big.NewRat(money.MicrosPerUnit, 1))
-	if !r.IsInt() || !r.Num().IsInt64() {
-		return 0, fmt.Errorf("parse %q: not a whole number of micros in range", s)
+	v, ok := roundHalfEven(r)
+	if !ok {
+		return 0, fmt.Errorf("parse %q: out of range", s)
 	}
-	return r.Num().Int64(), nil
+	return v, nil
+}
+
+// roundHalfEven rounds r to the nearest integer, ties to even, and reports whether the
+// result fits in an int64.
+func roundHalfEven(r *big.Rat) (int64, bool) {
+	q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int)) // truncates toward zero
+	// Compare twice the remainder's magnitude with the denominator.
+	c := new(big.Int).Abs(m)
+	c.Lsh(c, 1)
+	switch cmp := c.Cmp(r.Denom()); {
+	case cmp > 0, cmp == 0 && q.Bit(0) == 1:
+		if r.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	if !q.IsInt64() {
+		return 0, false
+	}
+	return q.Int64(), true
 }

@@ -195,12 +195,12 @@ func micros(t *testing.T, v any) int64 {
 	return n
 }
 
+// Every record names its channel and its account (account_id, shop_domain or
+// property_id), and has the same keys whatever the level: an absent id is null.
 const (
-	campaignKeys = "account_id,campaign_id,campaign_name,channel,clicks,conversion_value_micros,conversions,currency,date,impressions,spend_micros"
-	adsetKeys    = "account_id,adset_id,campaign_id,campaign_name,channel,clicks,conversion_value_micros,conversions,currency,date,impressions,spend_micros"
-	adKeys       = "account_id,ad_id,adset_id,campaign_id,campaign_name,channel,clicks,conversion_value_micros,conversions,currency,date,impressions,spend_micros"
-	orderKeys    = "cancelled,created_at,currency,customer_id,financial_status,order_id,test,total_micros,updated_at,utm_campaign,utm_medium,utm_source"
-	sessionKeys  = "campaign,conversions,date,medium,property_id,revenue_micros,sessions,source"
+	adKeys      = "account_id,ad_id,adset_id,campaign_id,campaign_name,channel,clicks,conversion_value_micros,conversions,currency,date,impressions,spend_micros"
+	orderKeys   = "cancelled,channel,created_at,currency,customer_id,financial_status,order_id,shop_domain,test,total_micros,updated_at,utm_campaign,utm_medium,utm_source"
+	sessionKeys = "campaign,channel,conversions,date,medium,property_id,revenue_micros,sessions,source"
 )
 
 // adTotals is what the ad sandboxes report for a window and level.
@@ -212,17 +212,19 @@ type adTotals struct {
 // checkAdRows checks the keys, channel, account and totals of ad rows.
 func checkAdRows(t *testing.T, rows []map[string]any, channel, account, level string, want adTotals) {
 	t.Helper()
-	wantKeys := map[string]string{"campaign": campaignKeys, "adset": adsetKeys, "ad": adKeys}[level]
 	var got adTotals
 	for _, r := range rows {
-		if keys(r) != wantKeys {
+		if keys(r) != adKeys {
 			t.Fatalf("%s %s keys = %s", channel, level, keys(r))
 		}
 		if r["channel"] != channel || r["account_id"] != account || r["currency"] != "USD" || r["campaign_id"] == "" {
 			t.Fatalf("%s row = %v", channel, r)
 		}
-		if level != "campaign" && r["adset_id"] == "" || level == "ad" && r["ad_id"] == "" {
-			t.Fatalf("%s %s row without ids: %v", channel, level, r)
+		// An id the level does not have is null; one it has is a non-empty string.
+		for key, present := range map[string]bool{"adset_id": level != "campaign", "ad_id": level == "ad"} {
+			if id, ok := r[key].(string); present != ok || ok && id == "" || !ok && r[key] != nil {
+				t.Fatalf("%s %s row %s = %#v: %v", channel, level, key, r[key], r)
+			}
 		}
 		got.rows++
 		got.spend += num(t, r["spend_micros"])
@@ -288,7 +290,7 @@ func TestMetaFinerLevelsAndFractionalConversions(t *testing.T) {
 		t.Errorf("conversions not a JSON number: %s", strings.SplitN(out, "\n", 2)[0])
 	}
 	code, out, errOut = f.run(with(args, "--level", "adset")...)
-	if rows := lines(t, out); code != 0 || len(rows) != 6 || keys(rows[0]) != adsetKeys {
+	if rows := lines(t, out); code != 0 || len(rows) != 6 || keys(rows[0]) != adKeys {
 		t.Fatalf("adset: exit %d, %d rows: %s", code, len(rows), errOut)
 	}
 }
@@ -439,8 +441,19 @@ func TestShopifyOrders(t *testing.T) {
 		default:
 			revenue += num(t, r["total_micros"])
 		}
-		if r["customer_id"] == "" {
+		if r["channel"] != "shopify" || r["shop_domain"] != "demo-store.myshopify.com" {
+			t.Errorf("order without its channel and shop: %v", r)
+		}
+		// A guest's customer is null, never "".
+		switch id := r["customer_id"].(type) {
+		case nil:
 			guests++
+		case string:
+			if id == "" {
+				t.Errorf("customer_id \"\" in %v", r)
+			}
+		default:
+			t.Errorf("customer_id %#v", id)
 		}
 	}
 	if len(rows) != want.Orders || len(ids) != want.Orders || revenue != want.RevenueMicros || tests != want.TestOrders ||
@@ -479,7 +492,7 @@ func TestGA4Sessions(t *testing.T) {
 		rows := lines(t, out)
 		var sessions, conv, revenue int64
 		for _, r := range rows {
-			if keys(r) != sessionKeys || r["property_id"] != ga4sb.DemoPropertyID {
+			if keys(r) != sessionKeys || r["property_id"] != ga4sb.DemoPropertyID || r["channel"] != "ga4" {
 				t.Fatalf("%s: row = %v", name, r)
 			}
 			if d := r["date"].(string); d < "2025-03-01" || d > "2025-03-03" {

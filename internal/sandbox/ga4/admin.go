@@ -37,6 +37,10 @@ type Faults struct {
 	LowQuota string `json:"low_quota,omitempty"`
 	// PageDelayMS delays every runReport answer by this many milliseconds.
 	PageDelayMS int `json:"page_delay_ms,omitempty"`
+	// FloatRevenue renders every non-zero totalRevenue as GA4 renders a float64 sum that
+	// is not exact, with 17 significant digits: 2046.40 becomes "2046.3999999999999".
+	// Rounded to the micro, the value is the generated one, so Totals do not change.
+	FloatRevenue bool `json:"float_revenue,omitempty"`
 }
 
 // RateLimitFault is a quota error to inject.
@@ -118,6 +122,7 @@ type faultPatch struct {
 	RejectKeyEvents    *bool           `json:"reject_key_events"`
 	LowQuota           *string         `json:"low_quota"`
 	PageDelayMS        *int            `json:"page_delay_ms"`
+	FloatRevenue       *bool           `json:"float_revenue"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
@@ -133,6 +138,7 @@ func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 		kit.PatchValue(&f.EmptyReport, p.EmptyReport)
 		kit.PatchValue(&f.RejectKeyEvents, p.RejectKeyEvents)
 		kit.PatchValue(&f.LowQuota, p.LowQuota)
+		kit.PatchValue(&f.FloatRevenue, p.FloatRevenue)
 		return nil
 	})
 }
@@ -211,7 +217,7 @@ func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
 		return t, nil
 	}
 	start, today := s.history(p, s.now())
-	for _, d := range computeDays(p.ID, from, to, start, today, s.restated.Of(p.ID)) {
+	for _, d := range computeDays(p.ID, from, to, start, today, s.restated.Of(p.ID), s.foldsOf(p.ID)) {
 		if d.zero() {
 			continue
 		}
@@ -233,12 +239,15 @@ func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
 //	                             "server_errors":N,"expired_token":true,"expire_next":N,
 //	                             "revoke_refresh_token":true,"empty_report":true,
 //	                             "reject_key_events":true,"low_quota":"tokensPerProjectPerHour",
-//	                             "page_delay_ms":N}
+//	                             "page_delay_ms":N,"float_revenue":true}
 //	DELETE /_sandbox/faults      clear all faults
 //	GET    /_sandbox/requests    [{"time","method","path","offset","limit","metrics","grant","status"}]
 //	DELETE /_sandbox/requests    empty the log
 //	POST   /_sandbox/restate     {"property_id","date":"YYYY-MM-DD" | "days_ago":N,"percent":150}
 //	DELETE /_sandbox/restate     undo all restatements
+//	POST   /_sandbox/fold_other  {"property_id","date":"YYYY-MM-DD" | "days_ago":N,"keep":5}:
+//	                             fold the day's rare rows into one (other) row (see FoldOther)
+//	DELETE /_sandbox/fold_other  undo all folds
 //	GET    /_sandbox/totals      ?property_id&since&until -> Totals
 //	GET    /_sandbox/properties  the properties and their traffic sources
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
@@ -252,6 +261,11 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.adminRestate(w, r)
 	case "DELETE /_sandbox/restate":
 		s.ClearRestatements()
+		kit.WriteJSON(w, http.StatusOK, map[string]any{})
+	case "POST /_sandbox/fold_other":
+		s.adminFoldOther(w, r)
+	case "DELETE /_sandbox/fold_other":
+		s.ClearFolds()
 		kit.WriteJSON(w, http.StatusOK, map[string]any{})
 	case "GET /_sandbox/totals":
 		q := r.URL.Query()

@@ -179,8 +179,9 @@ type dayRow struct {
 }
 
 // computeDays lists the source-days of [from, to] clipped to [histStart, today], by date
-// then Sources order, with restatements (YYYY-MM-DD -> percent) applied.
-func computeDays(propertyID string, from, to, histStart, today time.Time, restated map[string]int) []dayRow {
+// then Sources order, with restatements (YYYY-MM-DD -> percent) applied, then folds
+// (YYYY-MM-DD -> rows kept, see foldDay).
+func computeDays(propertyID string, from, to, histStart, today time.Time, restated, folds map[string]int) []dayRow {
 	if from.Before(histStart) {
 		from = histStart
 	}
@@ -191,13 +192,18 @@ func computeDays(propertyID string, from, to, histStart, today time.Time, restat
 	var out []dayRow
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
 		pct, isRestated := restated[d.Format("2006-01-02")]
+		day := make([]dayRow, 0, len(srcs))
 		for _, src := range srcs {
 			st := sourceDay(propertyID, src, d)
 			if isRestated {
 				st = st.restate(pct)
 			}
-			out = append(out, dayRow{date: d, src: src, stats: st})
+			day = append(day, dayRow{date: d, src: src, stats: st})
 		}
+		if keep, ok := folds[d.Format("2006-01-02")]; ok {
+			day = foldDay(day, keep)
+		}
+		out = append(out, day...)
 	}
 	return out
 }

@@ -118,6 +118,9 @@ type cell struct {
 type responseMetadata struct {
 	CurrencyCode string `json:"currencyCode"`
 	TimeZone     string `json:"timeZone"`
+	// DataLossFromOtherRow is set, as GA4 does, when rows of the report were folded
+	// into (other).
+	DataLossFromOtherRow bool `json:"dataLossFromOtherRow,omitempty"`
 }
 
 var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
@@ -161,13 +164,16 @@ func (s *Server) serveRunReport(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	histStart, today := s.history(p, now)
-	days := computeDays(p.ID, q.from, q.to, histStart, today, s.restated.Of(p.ID))
+	days := computeDays(p.ID, q.from, q.to, histStart, today, s.restated.Of(p.ID), s.foldsOf(p.ID))
 	if s.Faults().EmptyReport {
 		days = nil
 	}
 	rows := aggregate(days, q)
+	if s.Faults().FloatRevenue {
+		floatRevenue(rows, q.metrics)
+	}
 	resp := reportResponse{
-		Metadata: responseMetadata{CurrencyCode: p.CurrencyCode, TimeZone: p.TimeZone},
+		Metadata: responseMetadata{CurrencyCode: p.CurrencyCode, TimeZone: p.TimeZone, DataLossFromOtherRow: anyOther(days)},
 		Kind:     "analyticsData#runReport",
 		RowCount: len(rows),
 	}

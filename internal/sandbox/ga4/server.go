@@ -96,7 +96,8 @@ type Server struct {
 	faults  Faults
 	minted  map[string]time.Time // access token -> expiry
 	mintSeq int64
-	usage   map[string]*usage // property id -> token usage
+	usage   map[string]*usage         // property id -> token usage
+	folds   map[string]map[string]int // property id -> YYYY-MM-DD -> rows kept
 }
 
 // New builds a Server. It panics on an invalid configuration (a bad time zone, a non-digit
