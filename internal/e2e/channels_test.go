@@ -123,10 +123,13 @@ func googleAdsCase() channelCase {
 			return out
 		},
 		check: func(e *env, res workflows.ChannelSyncResult) {
-			want, err := e.SB.GoogleAds.Totals(id, res.From, res.To, "ad")
+			// Ad rows, plus Performance Max at campaign level: the account's campaign report.
+			ads, err := e.SB.GoogleAds.Totals(id, res.From, res.To, "ad")
+			require.NoError(e.t, err)
+			want, err := e.SB.GoogleAds.Totals(id, res.From, res.To, "campaign")
 			require.NoError(e.t, err)
 			got := e.table()
-			require.Equal(e.t, int64(want.Rows), got.Rows)
+			require.Equal(e.t, int64(ads.Rows), got.Rows-e.campaignLevelRows())
 			require.Equal(e.t, want.CostMicros, got.Spend)
 			require.Equal(e.t, want.ConversionsValueMicros, got.Value)
 			require.Equal(e.t, float64(14), mustDay(e.t, res.To).Sub(mustDay(e.t, res.From)).Hours()/24, "14-day lookback")
@@ -136,7 +139,7 @@ func googleAdsCase() channelCase {
 			day := mustDay(e.t, res.To).AddDate(0, 0, -3).Format(channels.DateLayout)
 			require.NoError(e.t, e.SB.GoogleAds.Restate(id, day, 140))
 			return func() {
-				want, err := e.SB.GoogleAds.Totals(id, day, day, "ad")
+				want, err := e.SB.GoogleAds.Totals(id, day, day, "campaign")
 				require.NoError(e.t, err)
 				require.Equal(e.t, want.CostMicros, e.daySpend(mustDay(e.t, day)))
 			}

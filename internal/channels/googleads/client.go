@@ -7,6 +7,9 @@
 // before they expire); a 401 refreshes the token once and retries the call once. Every
 // ReadPage call makes one search call and returns an opaque cursor (JSON, holding Google's
 // page token and never a credential) that lets a read resume after a process restart.
+//
+// Below the campaign level a read runs two queries one after the other, so that campaigns
+// without ad groups (Performance Max) are read at campaign level; see adGroupChannelTypes.
 package googleads
 
 import (
@@ -201,7 +204,7 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 			return channels.Page{}, err
 		}
 	}
-	query := ReportQuery(level, req.Window)
+	query := phaseQuery(level, req.Window, cs.Phase)
 	body, f, err := c.search(ctx, acct, id, searchRequest{Query: query, PageToken: cs.PageToken})
 	for err != nil && cs.PageToken != "" && f.pageTokenRejected() {
 		if cs.Restarts >= MaxPageTokenRestarts {
@@ -223,10 +226,14 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 	if err := json.Unmarshal(body, &r); err != nil {
 		return channels.Page{}, c.badResponse(acct, "search", err)
 	}
+	rowLevel := level
+	if cs.Phase == phaseCampaigns {
+		rowLevel = channels.LevelCampaign
+	}
 	rows := make([]channels.AdRow, 0, len(r.Results))
 	missingCurrency := false
 	for i, raw := range r.Results {
-		row, err := normalizeRow(id, level, raw)
+		row, err := normalizeRow(id, rowLevel, raw)
 		if err != nil {
 			return channels.Page{}, &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindBadRequest,
 				Message: c.scrub(acct, fmt.Sprintf("search %s row %d: %v", cs.Req, i, err))}
@@ -248,6 +255,10 @@ func (c *Client) ReadPage(ctx context.Context, acct channels.Account, req channe
 	}
 	page := channels.Page{Rows: rows}
 	if r.NextPageToken == "" {
+		if level != channels.LevelCampaign && cs.Phase == phaseAdGroups {
+			// The next call reads the campaigns without ad groups, from their first page.
+			page.Next = cursor{Req: cs.Req, Phase: phaseCampaigns, Restarts: cs.Restarts}.encode()
+		}
 		return page, nil
 	}
 	if r.NextPageToken == cs.PageToken {

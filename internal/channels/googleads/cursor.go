@@ -10,7 +10,10 @@ import (
 type cursor struct {
 	// Req identifies the request (level and window) the cursor belongs to.
 	Req string `json:"req"`
-	// PageToken is the nextPageToken of the previous page.
+	// Phase is the query the read is in (phaseAdGroups, phaseCampaigns); cursors of older
+	// releases have none and are in the first.
+	Phase int `json:"phase,omitempty"`
+	// PageToken is the nextPageToken of the previous page; empty at the start of a phase.
 	PageToken string `json:"page_token"`
 	// Restarts counts reads started again after a rejected page token.
 	Restarts int `json:"restarts,omitempty"`
@@ -21,7 +24,8 @@ func (c cursor) encode() string { return cursorx.Encode(c) }
 // decodeCursor parses a cursor and checks that it belongs to the request fp.
 func decodeCursor(s, fp string) (cursor, error) {
 	c, err := cursorx.Decode(channels.GoogleAds, "google ads", s, func(c cursor) bool {
-		return c.Req != "" && c.PageToken != "" && c.Restarts >= 0
+		return c.Req != "" && c.Restarts >= 0 &&
+			(c.Phase == phaseAdGroups && c.PageToken != "" || c.Phase == phaseCampaigns)
 	})
 	if err != nil {
 		return cursor{}, err

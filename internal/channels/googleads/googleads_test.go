@@ -300,6 +300,12 @@ func TestDecimalMicros(t *testing.T) {
 func TestReadPageWireAndPaging(t *testing.T) {
 	f := newFake(t)
 	f.search = func(w http.ResponseWriter, body map[string]any) {
+		if strings.Contains(body["query"].(string), " FROM campaign ") {
+			// Performance Max: campaign fields only.
+			writeJSON(w, 200, `{"results":[{"customer":{"currencyCode":"EUR"},"campaign":{"id":"444","name":"PMax"},
+				"metrics":{"costMicros":"7000000"},"segments":{"date":"2024-01-02"}}],"fieldMask":"x"}`)
+			return
+		}
 		switch body["pageToken"] {
 		case nil:
 			writeJSON(w, 200, `{"results":[`+row("2024-01-01", "45670000")+`],"nextPageToken":"TOKEN-2","fieldMask":"x"}`)
@@ -329,13 +335,30 @@ func TestReadPageWireAndPaging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p2.Next != "" || len(p2.Rows) != 1 || p2.Rows[0].SpendMicros != 1 {
+	if p2.Next == "" || len(p2.Rows) != 1 || p2.Rows[0].SpendMicros != 1 {
 		t.Fatalf("page 2 = %+v", p2)
 	}
-	calls := f.apiCalls()
-	if len(calls) != 2 || f.tokenCount() != 1 {
-		t.Fatalf("%d API calls, %d token calls; want 2 and 1 (token cached)", len(calls), f.tokenCount())
+	// Then the campaigns without ad groups, at campaign level.
+	p3, err := c.ReadPage(context.Background(), acct, req, p2.Next)
+	if err != nil {
+		t.Fatal(err)
 	}
+	wantPMax := channels.AdRow{Channel: channels.GoogleAds, AccountID: testCustomer, CampaignID: "444", CampaignName: "PMax",
+		Date: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), Currency: "EUR", SpendMicros: 7_000_000}
+	if p3.Next != "" || len(p3.Rows) != 1 || p3.Rows[0] != wantPMax {
+		t.Fatalf("page 3 = %+v", p3)
+	}
+	calls := f.apiCalls()
+	if len(calls) != 3 || f.tokenCount() != 1 {
+		t.Fatalf("%d API calls, %d token calls; want 3 and 1 (token cached)", len(calls), f.tokenCount())
+	}
+	const types = "('SEARCH', 'DISPLAY', 'SHOPPING', 'HOTEL', 'VIDEO', 'MULTI_CHANNEL', 'DEMAND_GEN')"
+	wantQueries := []string{
+		"SELECT campaign.id, campaign.name, ad_group.id, ad_group.name, ad_group_ad.ad.id, ad_group_ad.ad.name, segments.date, metrics.cost_micros, metrics.impressions, metrics.clicks, metrics.conversions, metrics.conversions_value, customer.currency_code FROM ad_group_ad WHERE segments.date BETWEEN '2024-01-01' AND '2024-01-02' AND campaign.advertising_channel_type IN " + types + " ORDER BY segments.date ASC",
+		"",
+		"SELECT campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.impressions, metrics.clicks, metrics.conversions, metrics.conversions_value, customer.currency_code FROM campaign WHERE segments.date BETWEEN '2024-01-01' AND '2024-01-02' AND campaign.advertising_channel_type NOT IN " + types + " ORDER BY segments.date ASC",
+	}
+	wantQueries[1] = wantQueries[0]
 	for i, call := range calls {
 		if call.Path != "/v23/customers/1234567890/googleAds:search" {
 			t.Errorf("call %d path %s", i, call.Path)
@@ -348,8 +371,8 @@ func TestReadPageWireAndPaging(t *testing.T) {
 		if _, ok := call.Body["pageSize"]; ok {
 			t.Errorf("call %d sends pageSize", i)
 		}
-		if call.Body["query"] != ReportQuery(channels.LevelAd, req.Window) {
-			t.Errorf("call %d query %v", i, call.Body["query"])
+		if call.Body["query"] != wantQueries[i] {
+			t.Errorf("call %d query %v\nwant %s", i, call.Body["query"], wantQueries[i])
 		}
 	}
 	if _, ok := calls[0].Body["pageToken"]; ok {
@@ -357,6 +380,9 @@ func TestReadPageWireAndPaging(t *testing.T) {
 	}
 	if calls[1].Body["pageToken"] != "TOKEN-2" {
 		t.Errorf("second call pageToken %v", calls[1].Body["pageToken"])
+	}
+	if _, ok := calls[2].Body["pageToken"]; ok {
+		t.Error("the campaign-level query starts without a pageToken")
 	}
 	form := f.tokenCalls[0]
 	if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != testRefresh ||

@@ -360,6 +360,17 @@ func TestReadPageAsyncFlow(t *testing.T) {
 	if err := json.Unmarshal([]byte(start.Form.Get("time_range")), &tr); err != nil || tr["since"] != "2024-01-01" || tr["until"] != "2024-01-02" {
 		t.Errorf("time_range = %q", start.Form.Get("time_range"))
 	}
+	// Every effective status, deleted and archived included, as a JSON-encoded list.
+	var filtering []struct {
+		Field    string   `json:"field"`
+		Operator string   `json:"operator"`
+		Value    []string `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(start.Form.Get("filtering")), &filtering); err != nil || len(filtering) != 1 ||
+		filtering[0].Field != "ad.effective_status" || filtering[0].Operator != "IN" ||
+		!contains(filtering[0].Value, "DELETED") || !contains(filtering[0].Value, "ARCHIVED") || len(filtering[0].Value) != 12 {
+		t.Errorf("filtering = %q", start.Form.Get("filtering"))
+	}
 	for k, v := range map[string]string{"level": "ad", "time_increment": "1", "action_breakdowns": `["action_type"]`, "access_token": testToken} {
 		if got := start.Form.Get(k); got != v {
 			t.Errorf("form %s = %q; want %q", k, got, v)

@@ -312,9 +312,38 @@ func TestGoogleAdsAndTikTokLevels(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
+			// Below the campaign level, Performance Max (no ad groups) comes as campaign rows.
+			var pmax string
+			for _, c := range f.gads.Customers()[0].Campaigns {
+				if c.ChannelType == gadssb.ChannelPerformanceMax {
+					pmax = c.ID
+				}
+			}
+			var detail, pmaxRows []map[string]any
+			for _, r := range lines(t, out) {
+				if wantLevel != "campaign" && r["campaign_id"] == pmax {
+					pmaxRows = append(pmaxRows, r)
+					continue
+				}
+				detail = append(detail, r)
+			}
 			w, _ := f.gads.Totals(gadssb.DemoCustomerID, "2025-03-01", "2025-03-03", wantLevel)
-			checkAdRows(t, lines(t, out), "google_ads", gadssb.DemoCustomerID, wantLevel,
+			checkAdRows(t, detail, "google_ads", gadssb.DemoCustomerID, wantLevel,
 				adTotals{w.Rows, w.CostMicros, w.Impressions, w.Clicks, w.ConversionsMicros, w.ConversionsValueMicros})
+			if wantLevel != "campaign" {
+				p, _ := f.gads.CampaignTotals(gadssb.DemoCustomerID, pmax, "2025-03-01", "2025-03-03")
+				for _, r := range pmaxRows {
+					if ad, ok := r["ad_id"]; r["adset_id"] != "" || ok && ad != "" {
+						t.Fatalf("Performance Max row with ids: %v", r)
+					}
+					delete(r, "adset_id")
+					delete(r, "adset_name")
+					delete(r, "ad_id")
+					delete(r, "ad_name")
+				}
+				checkAdRows(t, pmaxRows, "google_ads", gadssb.DemoCustomerID, "campaign",
+					adTotals{p.Rows, p.CostMicros, p.Impressions, p.Clicks, p.ConversionsMicros, p.ConversionsValueMicros})
+			}
 			from := map[string]string{"campaign": "FROM campaign", "adset": "FROM ad_group ", "ad": "FROM ad_group_ad"}[wantLevel]
 			searches, grants := 0, 0
 			for _, r := range f.gads.Requests() {
@@ -323,7 +352,7 @@ func TestGoogleAdsAndTikTokLevels(t *testing.T) {
 				}
 				if r.Query != "" && strings.Contains(r.Query, "segments.date") {
 					searches++
-					if !strings.Contains(r.Query, from) || !r.DeveloperToken {
+					if !strings.Contains(r.Query, from) && !strings.Contains(r.Query, "FROM campaign WHERE") || !r.DeveloperToken {
 						t.Errorf("query %q (developer token %v); want %q", r.Query, r.DeveloperToken, from)
 					}
 				}

@@ -188,8 +188,19 @@ var levelResource = map[string]string{
 }
 
 // Totals computes the totals of a daily report (segments.date selected) at a level:
-// campaign, adset (ad_group), ad (ad_group_ad) or customer.
+// campaign, adset (ad_group), ad (ad_group_ad) or customer. Like Google's reports, the
+// adset and ad levels leave out campaigns without ad groups (Performance Max).
 func (s *Server) Totals(customerID, since, until, level string) (Totals, error) {
+	return s.totals(customerID, since, until, level, nil)
+}
+
+// CampaignTotals is Totals of one campaign at campaign level: what the campaign-level
+// report says it delivered, whatever its type (a Performance Max campaign included).
+func (s *Server) CampaignTotals(customerID, campaignID, since, until string) (Totals, error) {
+	return s.totals(customerID, since, until, "campaign", []filter{{field: "campaign.id", op: "=", values: []string{campaignID}}})
+}
+
+func (s *Server) totals(customerID, since, until, level string, filters []filter) (Totals, error) {
 	c, ok := s.customer(customerID)
 	if !ok {
 		return Totals{}, fmt.Errorf("unknown customer %q", customerID)
@@ -204,7 +215,7 @@ func (s *Server) Totals(customerID, since, until, level string) (Totals, error) 
 		return Totals{}, fmt.Errorf("level %q is not campaign, adset, ad or customer", level)
 	}
 	q := &query{from: res, since: from, until: to, dated: true,
-		fields: []string{"segments.date", "metrics.cost_micros"}}
+		fields: []string{"segments.date", "metrics.cost_micros"}, filters: filters}
 	s.mu.Lock()
 	empty := s.faults.EmptyReport
 	s.mu.Unlock()

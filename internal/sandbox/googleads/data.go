@@ -34,9 +34,18 @@ type Campaign struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// ChannelType is the advertising_channel_type: SEARCH, SHOPPING, PERFORMANCE_MAX...
-	ChannelType string    `json:"advertising_channel_type"`
-	AdGroups    []AdGroup `json:"ad_groups"`
+	ChannelType string `json:"advertising_channel_type"`
+	// AdGroups hold the ads of campaign types that have them. A PERFORMANCE_MAX campaign
+	// has none: it serves from asset groups, and Google reports its delivery only FROM
+	// campaign (and asset_group), never FROM ad_group or ad_group_ad.
+	AdGroups []AdGroup `json:"ad_groups"`
 }
+
+// ChannelPerformanceMax is the advertising_channel_type of Performance Max campaigns.
+const ChannelPerformanceMax = "PERFORMANCE_MAX"
+
+// campaignLevelOnly reports whether a campaign's delivery exists only at campaign level.
+func (c *Campaign) campaignLevelOnly() bool { return c.ChannelType == ChannelPerformanceMax }
 
 // AdGroup is a sandbox ad group.
 type AdGroup struct {
@@ -60,11 +69,12 @@ var demoTree = map[string]struct {
 	"Search - Brand":          {"SEARCH", [2]string{"Brand - Exact", "Brand - Phrase"}, [2]string{"RSA - Brand Core", "RSA - Brand Offer"}},
 	"Search - Generic":        {"SEARCH", [2]string{"Generic - Bestsellers", "Generic - Gifts"}, [2]string{"RSA - Benefits", "RSA - Free Shipping"}},
 	"Shopping - All Products": {"SHOPPING", [2]string{"All Products - High Margin", "All Products - Catch-all"}, [2]string{"Product Ad - Feed A", "Product Ad - Feed B"}},
-	"Performance Max":         {"PERFORMANCE_MAX", [2]string{"Asset Group - Bestsellers", "Asset Group - New Arrivals"}, [2]string{"Assets - Lifestyle", "Assets - Product"}},
+	"Performance Max":         {ChannelPerformanceMax, [2]string{}, [2]string{}},
 }
 
 // DemoCustomer is the default customer: "Demo Store (sandbox)", USD, America/New_York, with
-// the catalog's Google Ads campaigns, each of 2 ad groups of 2 ads.
+// the catalog's Google Ads campaigns, each of 2 ad groups of 2 ads except Performance Max,
+// which has none and delivers at campaign level.
 func DemoCustomer() Customer {
 	c := Customer{ID: DemoCustomerID, Name: "Demo Store (sandbox)", Currency: "USD", Timezone: "America/New_York"}
 	for _, ch := range catalog.AdChannels() {
@@ -79,6 +89,10 @@ func DemoCustomer() Customer {
 				t.ads = [2]string{"Ad 1", "Ad 2"}
 			}
 			camp := Campaign{Name: cc.Name, ChannelType: t.channelType}
+			if camp.campaignLevelOnly() {
+				c.Campaigns = append(c.Campaigns, camp)
+				continue
+			}
 			for _, ag := range t.adGroups {
 				g := AdGroup{Name: ag}
 				for _, ad := range t.ads {
@@ -204,6 +218,16 @@ func adDay(adID string, day time.Time) stats {
 		ConversionsMicros:      convCents * (money.MicrosPerUnit / 100),
 		ConversionsValueMicros: value * (money.MicrosPerUnit / 100),
 	}
+}
+
+// campaignDay is the delivery of a campaign without ad groups (Performance Max) on one day:
+// a pure function of (campaign id, date), about the size of four ads.
+func campaignDay(campaignID string, day time.Time) stats {
+	var total stats
+	for part := 1; part <= 4; part++ {
+		total.add(adDay(fmt.Sprintf("%s/part%d", campaignID, part), day))
+	}
+	return total
 }
 
 // restate scales cost, conversions and conversion values by pct percent, rounded half up to

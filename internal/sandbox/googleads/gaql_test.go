@@ -150,8 +150,17 @@ func TestRunFiltersOrderAndLimit(t *testing.T) {
 	if a != d {
 		t.Errorf("aggregate clicks %d != daily sum %d", a, d)
 	}
-	// Without metrics or dates: the objects.
-	if ads := mustRun("SELECT ad_group_ad.ad.id FROM ad_group_ad WHERE campaign.id NOT IN (" + camp + ")"); len(ads) != 12 {
+	// Without metrics or dates: the objects. Performance Max has no ad_group_ad.
+	if ads := mustRun("SELECT ad_group_ad.ad.id FROM ad_group_ad WHERE campaign.id NOT IN (" + camp + ")"); len(ads) != 8 {
 		t.Errorf("%d ads", len(ads))
+	}
+	pmax := mustRun("SELECT campaign.id, segments.date, metrics.cost_micros FROM campaign WHERE segments.date BETWEEN '2025-03-01' AND '2025-03-14' AND campaign.advertising_channel_type = 'PERFORMANCE_MAX'")
+	if len(pmax) != 14 || pmax[0].camp.Name != "Performance Max" || pmax[0].CostMicros <= 0 {
+		t.Errorf("Performance Max at campaign level: %d rows", len(pmax))
+	}
+	for _, from := range []string{"ad_group", "ad_group_ad"} {
+		if rows := mustRun("SELECT campaign.id, segments.date, metrics.cost_micros FROM " + from + " WHERE segments.date BETWEEN '2025-03-01' AND '2025-03-14' AND campaign.advertising_channel_type = 'PERFORMANCE_MAX'"); len(rows) != 0 {
+			t.Errorf("Performance Max FROM %s: %d rows", from, len(rows))
+		}
 	}
 }

@@ -140,7 +140,11 @@ func TestDemoCustomer(t *testing.T) {
 	for _, camp := range c.Campaigns {
 		names = append(names, camp.Name)
 		ids[camp.ID] = true
-		if len(camp.ID) != 11 || len(camp.AdGroups) != 2 {
+		wantGroups := 2
+		if camp.ChannelType == sandbox.ChannelPerformanceMax {
+			wantGroups = 0 // delivers at campaign level only
+		}
+		if len(camp.ID) != 11 || len(camp.AdGroups) != wantGroups {
 			t.Errorf("campaign %s: id %s, %d ad groups", camp.Name, camp.ID, len(camp.AdGroups))
 		}
 		for _, g := range camp.AdGroups {
@@ -154,7 +158,7 @@ func TestDemoCustomer(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(names, "|") != strings.Join(want, "|") || len(want) != 4 || ads != 16 || len(ids) != 4+8+16 {
+	if strings.Join(names, "|") != strings.Join(want, "|") || len(want) != 4 || ads != 12 || len(ids) != 4+6+12 {
 		t.Errorf("tree: campaigns %v (want %v), %d ads, %d distinct ids", names, want, ads, len(ids))
 	}
 	if fmt.Sprint(sandbox.DemoCustomer()) != fmt.Sprint(c) {
@@ -165,29 +169,43 @@ func TestDemoCustomer(t *testing.T) {
 func TestMultiPageReadsMatchSandboxTotals(t *testing.T) {
 	e := newEnv(t, sandbox.Config{PageSize: 97}, gads.Options{})
 	from, to := "2024-12-15", today // 90 days
+	pmax := pmaxCampaign(t, e.sb)
+	// Every level adds up to the campaign-level report: the ad and ad set levels read the
+	// Performance Max campaign, which has no ad groups, at campaign level.
+	account, err := e.sb.Totals(sandbox.DemoCustomerID, from, to, "campaign")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		level    channels.Level
 		objects  int
 		sbxLevel string
+		pmaxRows int // campaign-level rows of Performance Max the read adds
 	}{
-		{channels.LevelAd, 16, "ad"},
-		{channels.LevelAdSet, 8, "adset"},
-		{channels.LevelCampaign, 4, "campaign"},
+		{channels.LevelAd, 12, "ad", 90},
+		{channels.LevelAdSet, 6, "adset", 90},
+		{channels.LevelCampaign, 4, "campaign", 0},
 	} {
 		t.Run(string(tc.level), func(t *testing.T) {
 			rows, pages, err := readAll(t, e.c, demoRefresh, channels.ReadRequest{Window: win(t, from, to), Level: tc.level})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := e.sb.Totals(sandbox.DemoCustomerID, from, to, tc.sbxLevel)
+			atLevel, err := e.sb.Totals(sandbox.DemoCustomerID, from, to, tc.sbxLevel)
 			if err != nil {
 				t.Fatal(err)
 			}
+			want := account
+			want.Rows = atLevel.Rows + tc.pmaxRows
 			if got := sum(rows); got != want {
 				t.Fatalf("connector totals %+v\n   sandbox totals %+v", got, want)
 			}
-			if want.Rows != 90*tc.objects || pages != (want.Rows+96)/97 {
-				t.Errorf("%d rows in %d pages", want.Rows, pages)
+			wantPages := (atLevel.Rows + 96) / 97
+			if tc.pmaxRows > 0 {
+				wantPages += (tc.pmaxRows + 96) / 97
+			}
+			if atLevel.Rows != 90*tc.objects || pages != wantPages {
+				t.Errorf("%d rows in %d pages; want %d pages", atLevel.Rows, pages, wantPages)
 			}
 			seen := map[string]bool{}
 			for _, r := range rows {
@@ -199,7 +217,8 @@ func TestMultiPageReadsMatchSandboxTotals(t *testing.T) {
 				if r.Channel != channels.GoogleAds || r.AccountID != sandbox.DemoCustomerID || r.Currency != "USD" || r.CampaignName == "" {
 					t.Fatalf("row %+v", r)
 				}
-				if (tc.level == channels.LevelCampaign) != (r.AdSetID == "") || (tc.level == channels.LevelAd) != (r.AdID != "" && r.AdName != "") {
+				campaignRow := tc.level == channels.LevelCampaign || r.CampaignID == pmax
+				if campaignRow != (r.AdSetID == "" && r.AdID == "") || (tc.level == channels.LevelAd && !campaignRow) != (r.AdID != "" && r.AdName != "") {
 					t.Fatalf("ids at level %s: %+v", tc.level, r)
 				}
 			}
@@ -398,9 +417,10 @@ func TestEmptyReport(t *testing.T) {
 	if err := e.sb.SetFaults(sandbox.Faults{EmptyReport: true}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.c.ReadPage(context.Background(), demo, channels.ReadRequest{Window: win(t, "2025-03-01", today), Level: channels.LevelAd}, "")
-	if err != nil || len(p.Rows) != 0 || p.Next != "" {
-		t.Fatalf("empty report: %+v, %v", p, err)
+	// Both queries of the read (ad groups, then campaigns without) come back empty.
+	rows, pages, err := readAll(t, e.c, demo, channels.ReadRequest{Window: win(t, "2025-03-01", today), Level: channels.LevelAd})
+	if err != nil || len(rows) != 0 || pages != 2 {
+		t.Fatalf("empty report: %d rows in %d pages, %v", len(rows), pages, err)
 	}
 	if tot, _ := e.sb.Totals(sandbox.DemoCustomerID, "2025-03-01", today, "ad"); tot != (sandbox.Totals{}) {
 		t.Errorf("totals %+v", tot)
@@ -433,7 +453,7 @@ func TestExpiredPageTokenRestartsTheRead(t *testing.T) {
 	for _, r := range rest {
 		seen[r.AdID+r.Date.Format(channels.DateLayout)] = true
 	}
-	want, _ := e.sb.Totals(sandbox.DemoCustomerID, from, today, "ad")
+	want, _ := readTotals(t, e.sb, from, today, "ad")
 	if len(seen) != want.Rows || sum(rest) != want {
 		t.Fatalf("%d distinct rows, rest %+v; want %+v", len(seen), sum(rest), want)
 	}
@@ -479,16 +499,16 @@ func TestRestatementIsVisible(t *testing.T) {
 	if diff := a.CostMicros - b.CostMicros*3/2; diff < -16 || diff > 16 {
 		t.Errorf("cost %d is not 150%% of %d", a.CostMicros, b.CostMicros)
 	}
-	if want, _ := e.sb.Totals(sandbox.DemoCustomerID, day, day, "ad"); want != a {
+	if want, _ := readTotals(t, e.sb, day, day, "ad"); want != a {
 		t.Errorf("totals %+v; read %+v", want, a)
 	}
 	// Other days are untouched; clearing restores the day.
-	other, _ := e.sb.Totals(sandbox.DemoCustomerID, "2025-03-04", "2025-03-04", "ad")
+	other, _ := readTotals(t, e.sb, "2025-03-04", "2025-03-04", "ad")
 	e.sb.ClearRestatements()
-	if again, _ := e.sb.Totals(sandbox.DemoCustomerID, day, day, "ad"); again != b {
+	if again, _ := readTotals(t, e.sb, day, day, "ad"); again != b {
 		t.Errorf("cleared %+v; want %+v", again, b)
 	}
-	if o2, _ := e.sb.Totals(sandbox.DemoCustomerID, "2025-03-04", "2025-03-04", "ad"); o2 != other {
+	if o2, _ := readTotals(t, e.sb, "2025-03-04", "2025-03-04", "ad"); o2 != other {
 		t.Error("restatement touched another day")
 	}
 	if err := e.sb.Restate(sandbox.DemoCustomerID, "2020-01-01", 150); err == nil {
@@ -527,7 +547,7 @@ func TestCursorSurvivesRestart(t *testing.T) {
 			break
 		}
 	}
-	want, _ := current.Load().Totals(sandbox.DemoCustomerID, from, today, "adset")
+	want, _ := readTotals(t, current.Load(), from, today, "adset")
 	if got := sum(rows); got != want {
 		t.Fatalf("got %+v want %+v", got, want)
 	}
@@ -781,7 +801,7 @@ func TestAdminOverHTTP(t *testing.T) {
 	s, b = admin("GET", "totals?since=2025-03-12&until=2025-03-12&level=ad", "")
 	want, _ := e.sb.Totals(sandbox.DemoCustomerID, "2025-03-12", "2025-03-12", "ad")
 	wb, _ := json.Marshal(want)
-	if s != 200 || b != string(wb) || want.Rows != 16 {
+	if s != 200 || b != string(wb) || want.Rows != 12 {
 		t.Errorf("totals: %d %s; want %s", s, b, wb)
 	}
 	if s, _ := admin("DELETE", "restate", ""); s != 200 {
@@ -812,7 +832,7 @@ func TestAdminOverHTTP(t *testing.T) {
 func TestConcurrentReads(t *testing.T) {
 	e := newEnv(t, sandbox.Config{PageSize: 25, AccessTokenTTL: time.Hour}, gads.Options{})
 	req := channels.ReadRequest{Window: win(t, "2025-03-01", today), Level: channels.LevelAd}
-	want, _ := e.sb.Totals(sandbox.DemoCustomerID, "2025-03-01", today, "ad")
+	want, _ := readTotals(t, e.sb, "2025-03-01", today, "ad")
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -870,4 +890,40 @@ func TestCustomCustomers(t *testing.T) {
 	if _, err := nf.AccountInfo(context.Background(), acct); kindOf(err) != "bad_request" || !strings.Contains(err.Error(), "NOT_FOUND") {
 		t.Errorf("unknown path: %v", err)
 	}
+}
+
+// pmaxCampaign is the id of the demo customer's Performance Max campaign.
+func pmaxCampaign(t *testing.T, sb *sandbox.Server) string {
+	t.Helper()
+	for _, c := range sb.Customers()[0].Campaigns {
+		if c.ChannelType == sandbox.ChannelPerformanceMax {
+			return c.ID
+		}
+	}
+	t.Fatal("the demo customer has no Performance Max campaign")
+	return ""
+}
+
+// readTotals is what a complete read at level over [since, until] adds up to: the
+// campaign-level report, in the rows of the level plus, below the campaign level, the
+// campaign-level rows of Performance Max.
+func readTotals(t *testing.T, sb *sandbox.Server, since, until, level string) (sandbox.Totals, error) {
+	t.Helper()
+	account, err := sb.Totals(sandbox.DemoCustomerID, since, until, "campaign")
+	if err != nil {
+		return sandbox.Totals{}, err
+	}
+	atLevel, err := sb.Totals(sandbox.DemoCustomerID, since, until, level)
+	if err != nil {
+		return sandbox.Totals{}, err
+	}
+	account.Rows = atLevel.Rows
+	if level != "campaign" {
+		pmax, err := sb.CampaignTotals(sandbox.DemoCustomerID, pmaxCampaign(t, sb), since, until)
+		if err != nil {
+			return sandbox.Totals{}, err
+		}
+		account.Rows += pmax.Rows
+	}
+	return account, nil
 }

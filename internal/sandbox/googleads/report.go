@@ -227,6 +227,16 @@ func (c *customer) sum(o reportRow, rank int, from, to time.Time, restated map[s
 			if rank >= 1 && camp != o.camp {
 				continue
 			}
+			if camp.campaignLevelOnly() {
+				if rank <= 1 {
+					st := campaignDay(camp.ID, d)
+					if isRestated {
+						st = st.restate(pct)
+					}
+					total.add(st)
+				}
+				continue
+			}
 			for gi := range camp.AdGroups {
 				ag := &camp.AdGroups[gi]
 				if rank >= 2 && ag != o.ag {

@@ -169,6 +169,11 @@ func New(cfg Config) *Server {
 		if len(c.Campaigns) == 0 {
 			c.Campaigns = genericTree()
 		}
+		for _, camp := range c.Campaigns {
+			if camp.campaignLevelOnly() && len(camp.AdGroups) > 0 {
+				panic(fmt.Sprintf("sandbox googleads: customer %s: %s campaign %q cannot have ad groups", c.ID, camp.ChannelType, camp.Name))
+			}
+		}
 		s.customers[c.ID] = &customer{Customer: fillIDs(c), loc: loc}
 		s.order = append(s.order, c.ID)
 	}

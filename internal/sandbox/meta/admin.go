@@ -182,7 +182,9 @@ func (s *Server) Totals(accountID, since, until, level string) (Totals, error) {
 		return Totals{}, fmt.Errorf("level %q is not account, campaign, adset or ad", level)
 	}
 	start, today := s.history(a, s.now())
-	rows := computeRows(&a.Account, reportSpec{level: level, since: from, until: to, incr: 1}, start, today, s.restated.Of(a.ID))
+	// Every ad counts, whatever its status: Meta still reports a deleted or archived ad's
+	// delivery to a report that asks for every status.
+	rows := computeRows(&a.Account, reportSpec{level: level, since: from, until: to, incr: 1}, start, today, s.restated.Of(a.ID), nil)
 	t := Totals{Rows: len(rows)}
 	for _, r := range rows {
 		t.SpendMicros += r.SpendMicros
@@ -213,7 +215,8 @@ func formatCents(micros int64) string {
 //	POST   /_sandbox/restate    {"account_id","date":"YYYY-MM-DD" | "days_ago":N,"spend_factor_percent":150}
 //	DELETE /_sandbox/restate    undo all restatements
 //	GET    /_sandbox/totals     ?account_id&since&until&level -> Totals
-//	GET    /_sandbox/accounts   the accounts and their campaign trees
+//	GET    /_sandbox/accounts   the accounts and their campaign trees, with every ad's effective_status
+//	POST   /_sandbox/ad_status  {"ad_id","effective_status":"DELETED"|"ARCHIVED"|"PAUSED"|"ACTIVE"}
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
@@ -267,6 +270,20 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		kit.WriteJSON(w, http.StatusOK, t)
 	case "GET /_sandbox/accounts":
 		kit.WriteJSON(w, http.StatusOK, s.Accounts())
+	case "POST /_sandbox/ad_status":
+		var body struct {
+			AdID            string `json:"ad_id"`
+			EffectiveStatus string `json:"effective_status"`
+		}
+		if err := kit.DecodeStrict(r.Body, &body); err != nil {
+			kit.WriteError(w, http.StatusBadRequest, "ad_status: "+err.Error())
+			return
+		}
+		if err := s.SetAdStatus(body.AdID, body.EffectiveStatus); err != nil {
+			kit.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		kit.WriteJSON(w, http.StatusOK, map[string]string{"ad_id": body.AdID, "effective_status": body.EffectiveStatus})
 	default:
 		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}

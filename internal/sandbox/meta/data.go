@@ -44,6 +44,9 @@ type AdSet struct {
 type Ad struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Status is the ad's effective status at start: ACTIVE (when empty), PAUSED, ARCHIVED
+	// or DELETED; SetAdStatus changes it later.
+	Status string `json:"effective_status,omitempty"`
 }
 
 // DemoAccount is the default account: "Demo Store (sandbox)", USD, America/New_York, with
@@ -243,12 +246,15 @@ type reportSpec struct {
 	until time.Time
 	// incr is the time_increment in days; 0 means all_days.
 	incr int
+	// keep is the filter on ad.effective_status; nil keeps Meta's default.
+	keep statusFilter
 }
 
 // computeRows aggregates ad-days of [since, until] clipped to the account's history
 // [histStart, today] at the spec's level, in a deterministic order: by time bucket, then
-// the campaign tree order. restated maps YYYY-MM-DD to a spend factor percent.
-func computeRows(a *Account, spec reportSpec, histStart, today time.Time, restated map[string]int) []aggRow {
+// the campaign tree order. restated maps YYYY-MM-DD to a spend factor percent; the ads in
+// hidden are left out, as Meta leaves out ads whose status the report's filter excludes.
+func computeRows(a *Account, spec reportSpec, histStart, today time.Time, restated map[string]int, hidden map[string]bool) []aggRow {
 	from, to := spec.since, spec.until
 	if from.Before(histStart) {
 		from = histStart
@@ -276,6 +282,9 @@ func computeRows(a *Account, spec reportSpec, histStart, today time.Time, restat
 				s := &c.AdSets[si]
 				for ai := range s.Ads {
 					ad := &s.Ads[ai]
+					if hidden[ad.ID] {
+						continue
+					}
 					st := adDay(ad.ID, d)
 					if isRestated {
 						st = st.restate(pct)

@@ -11,6 +11,11 @@
 //	GET  /{ver}/{report_run_id}              run status
 //	GET  /{ver}/{report_run_id}/insights     rows, ?limit (default 25) &after
 //
+// Like Meta, a report leaves out ads whose effective status is DELETED or ARCHIVED unless its
+// filtering parameter asks for them, e.g.
+// filtering=[{"field":"ad.effective_status","operator":"IN","value":["ACTIVE",...,"DELETED"]}]
+// (see status.go); the admin totals count every ad.
+//
 // Admin endpoints (no token): see admin.go.
 package meta
 
@@ -21,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +75,7 @@ type reportRun struct {
 	created  time.Time
 	today    time.Time
 	restated map[string]int
+	hidden   map[string]bool
 	fail     bool
 	polls    int
 }
@@ -86,6 +93,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	faults   Faults
+	adStatus map[string]string // ad id -> effective status, when not ACTIVE
 	runs     map[string]*reportRun
 	runOrder []string
 	runSeq   int64
@@ -111,6 +119,7 @@ func New(cfg Config) *Server {
 		now: cfg.Now, token: cfg.Token, days: cfg.Days,
 		accounts: map[string]*account{},
 		runs:     map[string]*reportRun{},
+		adStatus: map[string]string{},
 	}
 	for _, a := range cfg.Accounts {
 		a.ID = strings.TrimPrefix(a.ID, "act_")
@@ -137,6 +146,9 @@ func New(cfg Config) *Server {
 			a.Campaigns = genericTree()
 		}
 		a = fillIDs(a)
+		if err := s.initStatuses(a); err != nil {
+			panic(fmt.Sprintf("sandbox meta: account %s: %v", a.ID, err))
+		}
 		s.accounts[a.ID] = &account{Account: a, loc: loc}
 		s.order = append(s.order, a.ID)
 	}
@@ -146,13 +158,51 @@ func New(cfg Config) *Server {
 // Token is the valid access token.
 func (s *Server) Token() string { return s.token }
 
-// Accounts lists the accounts with their filled-in campaign trees.
+// Accounts lists the accounts with their filled-in campaign trees and every ad's current
+// effective status.
 func (s *Server) Accounts() []Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := make([]Account, 0, len(s.order))
 	for _, id := range s.order {
-		out = append(out, s.accounts[id].Account)
+		a := s.accounts[id].Account
+		cs := make([]Campaign, len(a.Campaigns))
+		for i, c := range a.Campaigns {
+			sets := make([]AdSet, len(c.AdSets))
+			for j, set := range c.AdSets {
+				ads := make([]Ad, len(set.Ads))
+				for k, ad := range set.Ads {
+					ad.Status = s.adStatusLocked(ad.ID)
+					ads[k] = ad
+				}
+				set.Ads = ads
+				sets[j] = set
+			}
+			c.AdSets = sets
+			cs[i] = c
+		}
+		a.Campaigns = cs
+		out = append(out, a)
 	}
 	return out
+}
+
+// initStatuses records the configured statuses of an account's ads.
+func (s *Server) initStatuses(a Account) error {
+	for _, c := range a.Campaigns {
+		for _, set := range c.AdSets {
+			for _, ad := range set.Ads {
+				switch {
+				case ad.Status == "" || ad.Status == StatusActive:
+				case slices.Contains(settableStatuses, ad.Status):
+					s.adStatus[ad.ID] = ad.Status
+				default:
+					return fmt.Errorf("ad %s: effective_status %q is not one of %s", ad.ID, ad.Status, strings.Join(settableStatuses, ", "))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) account(id string) (*account, bool) {
@@ -553,6 +603,12 @@ func (c *call) parseInsightParams(a *account, now time.Time) (reportSpec, map[st
 		c.badParam("the sandbox does not support breakdowns")
 		return spec, nil, false
 	}
+	keep, err := parseFiltering(f.Get("filtering"))
+	if err != nil {
+		c.badParam(err.Error())
+		return spec, nil, false
+	}
+	spec.keep = keep
 	switch ti := f.Get("time_increment"); ti {
 	case "", "all_days":
 		spec.incr = 0
@@ -616,12 +672,13 @@ func (c *call) startReport(seg string) {
 		return
 	}
 	restated := c.s.restated.Of(a.ID)
+	hidden := c.s.hiddenAds(&a.Account, spec.keep)
 	s := c.s
 	s.mu.Lock()
 	s.runSeq++
 	run := &reportRun{
 		id: strconv.FormatInt(firstRunID+s.runSeq, 10), acct: a, spec: spec, fields: fields,
-		created: now, today: a.today(now), restated: restated,
+		created: now, today: a.today(now), restated: restated, hidden: hidden,
 	}
 	if s.faults.FailReportJobs > 0 {
 		s.faults.FailReportJobs--
@@ -697,7 +754,7 @@ func (c *call) runRows(id string) {
 		return
 	}
 	histStart := run.today.AddDate(0, 0, -(s.days - 1))
-	rows := computeRows(&run.acct.Account, run.spec, histStart, run.today, run.restated)
+	rows := computeRows(&run.acct.Account, run.spec, histStart, run.today, run.restated, run.hidden)
 	c.page("run"+run.id, run.acct, run.spec.level, run.fields, rows)
 }
 
@@ -713,7 +770,7 @@ func (c *call) syncInsights(seg string) {
 		return
 	}
 	histStart, today := c.s.history(a, now)
-	rows := computeRows(&a.Account, spec, histStart, today, c.s.restated.Of(a.ID))
+	rows := computeRows(&a.Account, spec, histStart, today, c.s.restated.Of(a.ID), c.s.hiddenAds(&a.Account, spec.keep))
 	c.page("sync"+a.ID, a, spec.level, fields, rows)
 }
 
