@@ -69,4 +69,5 @@ CREATE TABLE backfills (
     started_at     timestamptz NOT NULL DEFAULT now(),
     finished_at    timestamptz
 );
-CREATE INDEX backfills_running_idx ON backfills (connection_id) WHERE status = 'running';
+CREATE INDEX backfills_connection_idx ON backfills (connection_id, status);
+CREATE INDEX backfills_workspace_idx ON backfills (workspace_id);
