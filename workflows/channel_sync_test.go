@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -110,4 +111,58 @@ func TestChannelSyncSetsSearchAttributes(t *testing.T) {
 	env.ExecuteWorkflow(ChannelSync, ChannelSyncInput{WorkspaceID: "w1", ConnectionID: "c1", Channel: "meta"})
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
+}
+
+func TestChannelSyncWaitsOutRateLimitsOnTimers(t *testing.T) {
+	env := newSyncEnv(t)
+	var a *activities.Sync
+	env.OnActivity(a.PrepareSync, mock.Anything, mock.Anything).
+		Return(activities.PrepareResult{SyncRunID: "r1", Channel: "meta", From: "2026-11-01", To: "2026-11-02"}, nil)
+	// Fifty rate-limit answers of an hour each, far beyond any retry budget, then the read.
+	const throttles = 50
+	calls := 0
+	env.OnActivity(a.SyncWindow, mock.Anything, mock.Anything).
+		Return(func(_ context.Context, _ activities.SyncWindowInput) (activities.SyncWindowResult, error) {
+			calls++
+			if calls <= throttles {
+				return activities.SyncWindowResult{Pages: 1, Rows: 10, Wait: time.Hour, WaitReason: "Meta rate limit"}, nil
+			}
+			return activities.SyncWindowResult{Pages: 2, Rows: 20, Done: true}, nil
+		})
+	env.OnActivity(a.FinishSync, mock.Anything, mock.MatchedBy(func(in activities.FinishInput) bool { return in.Succeeded })).
+		Return(activities.FinishResult{Pages: 2, Rows: 20}, nil).Once()
+	var seen Progress
+	env.RegisterDelayedCallback(func() {
+		q, err := env.QueryWorkflow(ProgressQuery)
+		require.NoError(t, err)
+		require.NoError(t, q.Get(&seen))
+	}, 30*time.Minute)
+	start := env.Now()
+
+	env.ExecuteWorkflow(ChannelSync, ChannelSyncInput{WorkspaceID: "w1", ConnectionID: "c1", Channel: "meta"})
+
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, throttles+1, calls)
+	require.Equal(t, "waiting", seen.Phase)
+	require.Equal(t, "Meta rate limit", seen.WaitingFor)
+	require.Equal(t, "waiting for Meta rate limit until "+start.Add(time.Hour).UTC().Format(time.RFC3339), seen.Message)
+	require.GreaterOrEqual(t, env.Now().Sub(start), throttles*time.Hour, "every wait the provider asked for was served")
+}
+
+func TestRateLimitWaitBacksOffOnlyWhenThrottlingPersists(t *testing.T) {
+	cases := []struct {
+		asked  time.Duration
+		streak int
+		want   time.Duration
+	}{
+		{5 * time.Second, 1, 5 * time.Second},
+		{5 * time.Second, throttleStreakBeforeBackoff, 5 * time.Second},
+		{5 * time.Second, throttleStreakBeforeBackoff + 1, 10 * time.Second},
+		{5 * time.Second, throttleStreakBeforeBackoff + 3, 40 * time.Second},
+		{5 * time.Second, throttleStreakBeforeBackoff + 50, maxRateLimitWait},
+		{time.Hour, throttleStreakBeforeBackoff + 5, time.Hour}, // the provider's own delay is never cut
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, rateLimitWait(tc.asked, tc.streak), "asked %s, streak %d", tc.asked, tc.streak)
+	}
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/omnitrackiq/omnitrackiq/activities"
+	sandboxga4 "github.com/omnitrackiq/omnitrackiq/internal/sandbox/ga4"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
 	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
@@ -207,4 +209,121 @@ func TestWindowDyingAfterEveryPageCompletes(t *testing.T) {
 	got := e.table()
 	require.Equal(t, int64(want.Rows), got.Rows)
 	require.Equal(t, want.SpendMicros, got.Spend)
+}
+
+// TestCompletedWindowReadDropsRowsTheProviderNoLongerReturns: GA4 folds a day's rare
+// traffic sources into "(other)" after we first read it. The next completed read of the
+// window leaves exactly GA4's rows for that day: the folded rows are gone, not kept beside
+// the new "(other)" row, and the day's sessions are counted once.
+func TestCompletedWindowReadDropsRowsTheProviderNoLongerReturns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	const id = sandboxga4.DemoPropertyID
+	status, body := e.call("POST", "/v1/connections", map[string]any{
+		"channel": "ga4", "account_id": "properties/" + id, "refresh_token": sandboxga4.DefaultRefreshToken,
+	})
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	connID := body["id"].(string)
+	res := e.syncAndWait(connID)
+	day := res.To
+	var before int64
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM sessions_daily WHERE connection_id = $1 AND date = $2`,
+		connID, day).Scan(&before))
+	require.Greater(t, before, int64(3), "the day has rare sources to fold")
+
+	require.NoError(t, e.SB.GA4.FoldOther(id, day, 2))
+	res2 := e.syncAndWait(connID)
+	want, err := e.SB.GA4.Totals(id, day, day)
+	require.NoError(t, err)
+	var rows, sessions, other int64
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*), coalesce(sum(sessions), 0),
+		count(*) FILTER (WHERE source = '(other)') FROM sessions_daily WHERE connection_id = $1 AND date = $2`,
+		connID, day).Scan(&rows, &sessions, &other))
+	require.Equal(t, int64(want.Rows), rows)
+	require.Equal(t, int64(3), rows, "two kept rows and one (other)")
+	require.Equal(t, int64(1), other)
+	require.Equal(t, want.Sessions, sessions)
+	wantAll, err := e.SB.GA4.Totals(id, res2.From, res2.To)
+	require.NoError(t, err)
+	gotRows, gotSessions, _ := e.sessionsState()
+	require.Equal(t, int64(wantAll.Rows), gotRows)
+	require.Equal(t, wantAll.Sessions, gotSessions)
+	var removed int64
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT rows_removed FROM sync_runs WHERE id = $1`, res2.SyncRunID).Scan(&removed))
+	require.Equal(t, before-2, removed)
+}
+
+// TestBackfillOverlapAndCancel: a backfill overlapping a running one is refused with 409
+// naming it, the same one again returns it, and cancelling it closes every window run it
+// had started as cancelled, none left running.
+func TestBackfillOverlapAndCancel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pageSize: 10})
+	connID := e.connectMeta()
+	require.NoError(t, e.Sandbox.SetFaults(sandboxmeta.Faults{PageDelayMS: 300}))
+	today := time.Now().UTC()
+	day := func(back int) string { return today.AddDate(0, 0, -back).Format("2006-01-02") }
+	path := "/v1/connections/" + connID + "/backfills"
+
+	status, a := e.call("POST", path, map[string]any{"from": day(60), "to": day(1)})
+	require.Equal(t, http.StatusAccepted, status, "%v", a)
+	backfillID := a["workflow_id"].(string)
+	status, again := e.call("POST", path, map[string]any{"from": day(60), "to": day(1)})
+	require.Equal(t, http.StatusOK, status, "%v", again)
+	require.Equal(t, backfillID, again["workflow_id"])
+	status, b := e.call("POST", path, map[string]any{"from": day(30), "to": day(0)})
+	require.Equal(t, http.StatusConflict, status, "%v", b)
+	require.Equal(t, backfillID, b["workflow_id"], "the conflict names the running backfill")
+	require.Contains(t, b["detail"], backfillID)
+	status, c := e.call("POST", path, map[string]any{"from": day(100), "to": day(90)})
+	require.Equal(t, http.StatusAccepted, status, "a backfill of other days runs beside it: %v", c)
+
+	eventually(t, time.Minute, "a window has committed pages", func() bool {
+		var n int
+		_ = e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM sync_runs WHERE connection_id = $1 AND status = 'running'
+			AND pages > 0 AND workflow_id LIKE 'backfill-window-%' AND window_from >= $2::date`, connID, day(60)).Scan(&n)
+		return n > 0
+	})
+	require.NoError(t, e.Temporal.CancelWorkflow(e.ctx, backfillID, ""))
+	err := e.waitWorkflow(backfillID, 2*time.Minute, nil)
+	require.Error(t, err)
+	require.True(t, temporal.IsCanceledError(err), "%v", err)
+	eventually(t, time.Minute, "no window of the backfill left running", func() bool {
+		var running int
+		_ = e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM sync_runs WHERE connection_id = $1 AND status = 'running'
+			AND window_from >= $2::date`, connID, day(60)).Scan(&running)
+		return running == 0
+	})
+	var cancelled int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM sync_runs WHERE connection_id = $1
+		AND status = 'cancelled'`, connID).Scan(&cancelled))
+	require.Greater(t, cancelled, 0)
+	_, conn := e.call("GET", "/v1/connections/"+connID, nil)
+	require.Equal(t, "active", conn["status"], "cancelling is not a failure")
+	require.Nil(t, conn["last_error"])
+
+	// Once cancelled, the overlapping range may start.
+	status, b = e.call("POST", path, map[string]any{"from": day(30), "to": day(0)})
+	require.Equal(t, http.StatusAccepted, status, "%v", b)
+}
+
+// TestFailedBackfillShowsOnConnection: a backfill window that fails for good names itself,
+// its time and its error on the connection.
+func TestFailedBackfillShowsOnConnection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	connID := e.connectMeta()
+	require.NoError(t, e.Sandbox.SetFaults(sandboxmeta.Faults{ExpiredToken: true}))
+	today := time.Now().UTC()
+	status, b := e.call("POST", "/v1/connections/"+connID+"/backfills", map[string]any{
+		"from": today.AddDate(0, 0, -20).Format("2006-01-02"), "to": today.AddDate(0, 0, -1).Format("2006-01-02"),
+	})
+	require.Equal(t, http.StatusAccepted, status, "%v", b)
+	require.Error(t, e.waitWorkflow(b["workflow_id"].(string), 2*time.Minute, nil))
+	_, conn := e.call("GET", "/v1/connections/"+connID, nil)
+	le, ok := conn["last_error"].(map[string]any)
+	require.True(t, ok, "connection shows the failure: %v", conn)
+	require.True(t, strings.HasPrefix(le["workflow_id"].(string), "backfill-window-"+connID), "%v", le)
+	require.Contains(t, le["message"], "190")
+	require.NotEmpty(t, le["at"])
 }
