@@ -16,6 +16,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		{"Backfill with child windows", "testdata/backfill.history.json"},
 		{"ChannelSync of Shopify orders", "testdata/channel_sync_shopify.history.json"},
 		{"WorkspaceSync of five connections", "testdata/workspace_sync.history.json"},
+		{"ChannelSync waiting out 14 TikTok rate limits on timers", "testdata/channel_sync_rate_limited.history.json"},
+		{"Backfill cancelled mid-window", "testdata/backfill_cancelled.history.json"},
+		{"ChannelSync window of a cancelled backfill", "testdata/channel_sync_cancelled.history.json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

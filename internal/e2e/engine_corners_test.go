@@ -3,15 +3,20 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	sandboxga4 "github.com/omnitrackiq/omnitrackiq/internal/sandbox/ga4"
@@ -50,6 +55,7 @@ func TestThrottledLongerThanRetryBudgetSucceeds(t *testing.T) {
 	var res workflows.ChannelSyncResult
 	require.NoError(t, e.waitWorkflow(wfID, 4*time.Minute, &res))
 	require.Equal(t, "succeeded", res.Status)
+	e.recordHistory(wfID, "", "channel_sync_rate_limited")
 	limited := 0
 	for _, r := range e.SB.TikTok.Requests() {
 		if r.Code == sandboxtiktok.CodeRateLimit {
@@ -288,6 +294,7 @@ func TestBackfillOverlapAndCancel(t *testing.T) {
 	err := e.waitWorkflow(backfillID, 2*time.Minute, nil)
 	require.Error(t, err)
 	require.True(t, temporal.IsCanceledError(err), "%v", err)
+	e.recordHistory(backfillID, "", "backfill_cancelled")
 	eventually(t, time.Minute, "no window of the backfill left running", func() bool {
 		var running int
 		_ = e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM sync_runs WHERE connection_id = $1 AND status = 'running'
@@ -295,9 +302,11 @@ func TestBackfillOverlapAndCancel(t *testing.T) {
 		return running == 0
 	})
 	var cancelled int
-	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM sync_runs WHERE connection_id = $1
-		AND status = 'cancelled'`, connID).Scan(&cancelled))
+	var cancelledWindow string
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*), max(workflow_id) FROM sync_runs WHERE connection_id = $1
+		AND status = 'cancelled'`, connID).Scan(&cancelled, &cancelledWindow))
 	require.Greater(t, cancelled, 0)
+	e.recordHistory(cancelledWindow, "", "channel_sync_cancelled")
 	_, conn := e.call("GET", "/v1/connections/"+connID, nil)
 	require.Equal(t, "active", conn["status"], "cancelling is not a failure")
 	require.Nil(t, conn["last_error"])
@@ -326,4 +335,25 @@ func TestFailedBackfillShowsOnConnection(t *testing.T) {
 	require.True(t, strings.HasPrefix(le["workflow_id"].(string), "backfill-window-"+connID), "%v", le)
 	require.Contains(t, le["message"], "190")
 	require.NotEmpty(t, le["at"])
+}
+
+// recordHistory writes the workflow's history as `temporal workflow show -o json` does, into
+// $RECORD_HISTORIES/<name>.history.json, when that variable is set: how the replay tests'
+// testdata (workflows/testdata) is recorded from real runs.
+func (e *env) recordHistory(workflowID, runID, name string) {
+	e.t.Helper()
+	dir := os.Getenv("RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	var events []*historypb.HistoryEvent
+	it := e.Temporal.GetWorkflowHistory(e.ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(e.t, err)
+		events = append(events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
+	require.NoError(e.t, err)
+	require.NoError(e.t, os.WriteFile(filepath.Join(dir, name+".history.json"), b, 0o644))
 }
