@@ -78,8 +78,13 @@ type Sync struct {
 	// MaxPagesPerCall bounds one SyncWindow call so the workflow's progress query moves.
 	MaxPagesPerCall int
 	// MaxInlineWait is the longest provider-requested wait served by sleeping inside the
-	// activity; longer ones end the attempt with NextRetryDelay so no slot is held.
+	// activity; longer ones end the call and the workflow waits on a timer, so no slot is held.
 	MaxInlineWait time.Duration
+	// HeartbeatEvery is how often SyncWindow heartbeats while it works; 0 means 5 s.
+	HeartbeatEvery time.Duration
+	// recordHeartbeat is activity.RecordHeartbeat, replaced in tests to count heartbeats
+	// (the SDK throttles what it sends to the server).
+	recordHeartbeat func(ctx context.Context, details ...any)
 }
 
 // PrepareInput identifies the run being prepared.
@@ -271,9 +276,9 @@ const ErrTypeNoProgress = "NoProgress"
 // callBudget is how long one SyncWindow call keeps starting new pages.
 const callBudget = 5 * time.Minute
 
-// heartbeatEvery is how often SyncWindow heartbeats while it works, well inside the
+// defaultHeartbeatEvery is how often SyncWindow heartbeats while it works, well inside the
 // workflow's heartbeat timeout, whatever the provider call or merge in flight.
-const heartbeatEvery = 5 * time.Second
+const defaultHeartbeatEvery = 5 * time.Second
 
 // readPosition is the heartbeat detail of SyncWindow: the provider cursor and how many
 // pages were committed when it was recorded. Never rows.
@@ -318,7 +323,15 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 			pos = hb
 		}
 	}
-	hb := startHeartbeat(ctx, pos)
+	every := a.HeartbeatEvery
+	if every <= 0 {
+		every = defaultHeartbeatEvery
+	}
+	record := a.recordHeartbeat
+	if record == nil {
+		record = activity.RecordHeartbeat
+	}
+	hb := startHeartbeat(ctx, pos, every, record)
 	defer hb.stop()
 
 	res, progressed, err := a.readPages(ctx, run, claim, pos, hb)
@@ -476,7 +489,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// heartbeat records the latest read position every heartbeatEvery from its own goroutine,
+// heartbeat records the latest read position at a fixed interval from its own goroutine,
 // so a provider call or a merge that outlasts the heartbeat timeout does not make Temporal
 // presume the attempt dead and start a second one beside it.
 type heartbeat struct {
@@ -486,13 +499,13 @@ type heartbeat struct {
 	wg   sync.WaitGroup
 }
 
-func startHeartbeat(ctx context.Context, pos readPosition) *heartbeat {
+func startHeartbeat(ctx context.Context, pos readPosition, every time.Duration, record func(context.Context, ...any)) *heartbeat {
 	h := &heartbeat{pos: pos, done: make(chan struct{})}
-	activity.RecordHeartbeat(ctx, pos)
+	record(ctx, pos)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		t := time.NewTicker(heartbeatEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
@@ -504,7 +517,7 @@ func startHeartbeat(ctx context.Context, pos readPosition) *heartbeat {
 				h.mu.Lock()
 				p := h.pos
 				h.mu.Unlock()
-				activity.RecordHeartbeat(ctx, p)
+				record(ctx, p)
 			}
 		}
 	}()

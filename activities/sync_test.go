@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -27,6 +28,8 @@ type pagedReader struct {
 	failAt  string
 	failErr error
 	wait    time.Duration
+	// slow makes every call take this long, as a provider call that outlasts the heartbeat timeout.
+	slow time.Duration
 }
 
 func (r *pagedReader) AccountInfo(context.Context, channels.Account) (channels.AccountInfo, error) {
@@ -34,6 +37,7 @@ func (r *pagedReader) AccountInfo(context.Context, channels.Account) (channels.A
 }
 
 func (r *pagedReader) ReadPage(_ context.Context, acct channels.Account, req channels.ReadRequest, cursor string) (channels.Page, error) {
+	time.Sleep(r.slow)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.asked = append(r.asked, cursor)
@@ -380,4 +384,28 @@ func TestIncrementalWindowUsesLookbackAndAccountTimezone(t *testing.T) {
 	w, err = f.acts.window(conn, PrepareInput{Kind: "backfill", From: "2026-11-01", To: "2026-12-31"})
 	require.NoError(t, err)
 	require.Equal(t, "2026-11-01..2026-11-25", w.String(), "a backfill never reads the future")
+}
+
+func TestSyncWindowHeartbeatsDuringASlowProviderCall(t *testing.T) {
+	reader := &pagedReader{pages: 1, slow: 500 * time.Millisecond}
+	f := newFixture(t, reader)
+	f.acts.HeartbeatEvery = 50 * time.Millisecond
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(f.acts.SyncWindow)
+	var mu sync.Mutex
+	beats := 0
+	f.acts.recordHeartbeat = func(ctx context.Context, details ...any) {
+		mu.Lock()
+		beats++
+		mu.Unlock()
+		activity.RecordHeartbeat(ctx, details...)
+	}
+
+	_, err := env.ExecuteActivity(f.acts.SyncWindow, SyncWindowInput{WorkspaceID: f.run.WorkspaceID, SyncRunID: f.run.ID})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	// One call of 500 ms: the attempt kept heartbeating while it was in flight.
+	require.GreaterOrEqual(t, beats, 5)
 }

@@ -90,6 +90,15 @@ func TestSlowPageIsReadByOneAttempt(t *testing.T) {
 	for after, n := range fetches {
 		require.Equal(t, 1, n, "page after=%q fetched %d times", after, n)
 	}
+	// Every SyncWindow ran as attempt 1: no attempt was presumed dead and retried.
+	it := e.Temporal.GetWorkflowHistory(e.ctx, workflows.SyncWorkflowID(connID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if st := ev.GetActivityTaskStartedEventAttributes(); st != nil {
+			require.Equal(t, int32(1), st.GetAttempt(), "an activity ran as attempt %d: %v", st.GetAttempt(), st.GetLastFailure())
+		}
+	}
 	var stalled, writers int
 	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT stalled_attempts, writer_seq FROM sync_runs WHERE id = $1`,
 		res.SyncRunID).Scan(&stalled, &writers))
