@@ -55,17 +55,7 @@ func MergeSessionRows(ctx context.Context, tx pgx.Tx, workspaceID, connectionID 
 // CommitSessionsPage merges one page of session rows and records the run's read position in
 // the same transaction; the window's last page removes the rows the read did not return.
 func (s *Store) CommitSessionsPage(ctx context.Context, run SyncRun, c Claim, rows []channels.SessionRow, nextCursor string) (SyncRun, error) {
-	return s.commitPage(ctx, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
-		n, err := MergeSessionRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
-		if err != nil || n == 0 {
-			return n, err
-		}
-		return n, recordSessionKeys(ctx, tx, run.ID)
-	}, func(tx pgx.Tx) error {
-		removed, err := replaceSessionWindow(ctx, tx, run)
-		if err != nil {
-			return err
-		}
-		return addRowsRemoved(ctx, tx, run.ID, removed)
+	return s.commitWindowPage(ctx, sessionFacts, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
+		return MergeSessionRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
 	})
 }

@@ -120,29 +120,9 @@ func (s *Store) ListSyncRunsByWorkflow(ctx context.Context, workspaceID, workflo
 // The window's last page (nextCursor "") also removes the window's rows the read did not
 // return, so a completed read leaves exactly what the provider reported.
 func (s *Store) CommitAdPage(ctx context.Context, run SyncRun, c Claim, rows []channels.AdRow, nextCursor string) (SyncRun, error) {
-	return s.commitPage(ctx, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
-		n, err := MergeAdRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
-		if err != nil || n == 0 {
-			return n, err
-		}
-		return n, recordAdKeys(ctx, tx, run.ID)
-	}, func(tx pgx.Tx) error {
-		removed, err := replaceAdWindow(ctx, tx, run)
-		if err != nil {
-			return err
-		}
-		return addRowsRemoved(ctx, tx, run.ID, removed)
+	return s.commitWindowPage(ctx, adFacts, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
+		return MergeAdRows(ctx, tx, run.WorkspaceID, run.ConnectionID, rows)
 	})
-}
-
-func addRowsRemoved(ctx context.Context, tx pgx.Tx, runID string, n int64) error {
-	if n == 0 {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `UPDATE sync_runs SET rows_removed = rows_removed + $2 WHERE id = $1`, runID, n); err != nil {
-		return fmt.Errorf("count removed rows: %w", err)
-	}
-	return nil
 }
 
 // SaveSyncCursor records a read position that carries no rows (a report job was started).
@@ -197,7 +177,7 @@ func (s *Store) FinishSyncRun(ctx context.Context, f FinishRun) (SyncRun, error)
 			return err
 		}
 		// A run that never completed its read leaves its read keys behind; they mean nothing now.
-		for _, table := range []string{"sync_run_ad_keys", "sync_run_session_keys"} {
+		for _, table := range []string{adFacts.keys, sessionFacts.keys} {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE sync_run_id = $1`, f.RunID); err != nil {
 				return fmt.Errorf("drop read keys: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -114,62 +115,74 @@ func checkFence(ctx context.Context, tx pgx.Tx, c Claim) error {
 	return nil
 }
 
-// recordAdKeys remembers the keys of the page in ad_stage as read by the run. Call it after
-// MergeAdRows in the same transaction, while the stage still holds the page.
-func recordAdKeys(ctx context.Context, tx pgx.Tx, runID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO sync_run_ad_keys (sync_run_id, channel, account_id, campaign_id, adset_id, ad_id, date)
-		SELECT DISTINCT $1::uuid, channel, account_id, campaign_id, adset_id, ad_id, date FROM ad_stage
-		ON CONFLICT DO NOTHING`, runID)
+// windowFacts is a date-windowed fact table whose window reads replace the window: its
+// stage table, the table of keys a run has read, and the key columns besides the date.
+type windowFacts struct {
+	facts, stage, keys string
+	keyColumns         []string
+}
+
+var (
+	// adFacts: one row per (ad, day) within a connection's account.
+	adFacts = windowFacts{facts: "ad_metrics_daily", stage: "ad_stage", keys: "sync_run_ad_keys",
+		keyColumns: []string{"channel", "account_id", "campaign_id", "adset_id", "ad_id", "date"}}
+	// sessionFacts: GA4 re-buckets rows during its processing delay (rare values fold into
+	// "(other)"), so a day's keys change, not only its values.
+	sessionFacts = windowFacts{facts: "sessions_daily", stage: "session_stage", keys: "sync_run_session_keys",
+		keyColumns: []string{"property_id", "date", "source", "medium", "campaign"}}
+)
+
+// recordKeys remembers the keys of the page in the stage table as read by the run. Call it
+// after the page's merge in the same transaction, while the stage still holds the page.
+func (f windowFacts) recordKeys(ctx context.Context, tx pgx.Tx, runID string) error {
+	cols := strings.Join(f.keyColumns, ", ")
+	_, err := tx.Exec(ctx, `INSERT INTO `+f.keys+` (sync_run_id, `+cols+`)
+		SELECT DISTINCT $1::uuid, `+cols+` FROM `+f.stage+` ON CONFLICT DO NOTHING`, runID)
 	if err != nil {
-		return fmt.Errorf("record read ad keys: %w", err)
+		return fmt.Errorf("record keys read into %s: %w", f.keys, err)
 	}
 	return nil
 }
 
-// replaceAdWindow removes the connection's ad rows dated inside the run's window that the
+// replaceWindow removes the connection's rows dated inside the run's window that the
 // completed read did not return: the provider no longer reports them (a deleted ad, a
-// restated day), so keeping them would count spend that is not there.
-func replaceAdWindow(ctx context.Context, tx pgx.Tx, run SyncRun) (int64, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM ad_metrics_daily t
+// restated or re-bucketed day), so keeping them would count what is not there. It then
+// drops the run's keys and returns how many rows it removed.
+func (f windowFacts) replaceWindow(ctx context.Context, tx pgx.Tx, run SyncRun) (int64, error) {
+	match := make([]string, len(f.keyColumns))
+	for i, c := range f.keyColumns {
+		match[i] = "k." + c + " = t." + c
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM `+f.facts+` t
 		WHERE t.workspace_id = $2 AND t.connection_id = $3 AND t.date BETWEEN $4 AND $5
-		AND NOT EXISTS (SELECT 1 FROM sync_run_ad_keys k WHERE k.sync_run_id = $1
-			AND k.channel = t.channel AND k.account_id = t.account_id AND k.campaign_id = t.campaign_id
-			AND k.adset_id = t.adset_id AND k.ad_id = t.ad_id AND k.date = t.date)`,
+		AND NOT EXISTS (SELECT 1 FROM `+f.keys+` k WHERE k.sync_run_id = $1 AND `+strings.Join(match, " AND ")+`)`,
 		run.ID, run.WorkspaceID, run.ConnectionID, run.WindowFrom, run.WindowTo)
 	if err != nil {
-		return 0, fmt.Errorf("remove ad rows the read of %s did not return: %w", run.ID, err)
+		return 0, fmt.Errorf("remove %s rows the read of %s did not return: %w", f.facts, run.ID, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM sync_run_ad_keys WHERE sync_run_id = $1`, run.ID); err != nil {
-		return 0, fmt.Errorf("drop read ad keys: %w", err)
+	if _, err := tx.Exec(ctx, `DELETE FROM `+f.keys+` WHERE sync_run_id = $1`, run.ID); err != nil {
+		return 0, fmt.Errorf("drop keys read into %s: %w", f.keys, err)
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE sync_runs SET rows_removed = rows_removed + $2 WHERE id = $1`, run.ID, n); err != nil {
+			return 0, fmt.Errorf("count removed rows: %w", err)
+		}
 	}
 	return tag.RowsAffected(), nil
 }
 
-// recordSessionKeys is recordAdKeys for session_stage.
-func recordSessionKeys(ctx context.Context, tx pgx.Tx, runID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO sync_run_session_keys (sync_run_id, property_id, date, source, medium, campaign)
-		SELECT DISTINCT $1::uuid, property_id, date, source, medium, campaign FROM session_stage
-		ON CONFLICT DO NOTHING`, runID)
-	if err != nil {
-		return fmt.Errorf("record read session keys: %w", err)
-	}
-	return nil
-}
-
-// replaceSessionWindow is replaceAdWindow for GA4 sessions, which GA4 re-buckets during its
-// processing delay (rare values fold into "(other)").
-func replaceSessionWindow(ctx context.Context, tx pgx.Tx, run SyncRun) (int64, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM sessions_daily t
-		WHERE t.workspace_id = $2 AND t.connection_id = $3 AND t.date BETWEEN $4 AND $5
-		AND NOT EXISTS (SELECT 1 FROM sync_run_session_keys k WHERE k.sync_run_id = $1
-			AND k.property_id = t.property_id AND k.date = t.date AND k.source = t.source
-			AND k.medium = t.medium AND k.campaign = t.campaign)`,
-		run.ID, run.WorkspaceID, run.ConnectionID, run.WindowFrom, run.WindowTo)
-	if err != nil {
-		return 0, fmt.Errorf("remove session rows the read of %s did not return: %w", run.ID, err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM sync_run_session_keys WHERE sync_run_id = $1`, run.ID); err != nil {
-		return 0, fmt.Errorf("drop read session keys: %w", err)
-	}
-	return tag.RowsAffected(), nil
+// commitWindowPage commits one page of a date-windowed fact: merge writes the page into the
+// stage and the table; the keys it read are recorded; the window's last page replaces the window.
+func (s *Store) commitWindowPage(ctx context.Context, f windowFacts, run SyncRun, c Claim, nextCursor string,
+	merge func(tx pgx.Tx) (int64, error)) (SyncRun, error) {
+	return s.commitPage(ctx, run, c, nextCursor, func(tx pgx.Tx) (int64, error) {
+		n, err := merge(tx)
+		if err != nil || n == 0 {
+			return n, err
+		}
+		return n, f.recordKeys(ctx, tx, run.ID)
+	}, func(tx pgx.Tx) error {
+		_, err := f.replaceWindow(ctx, tx, run)
+		return err
+	})
 }
