@@ -28,6 +28,10 @@ type Faults struct {
 	EmptyStore bool `json:"empty_store,omitempty"`
 	// HighUsage reports the call-limit bucket at 36/40 (90%).
 	HighUsage bool `json:"high_usage,omitempty"`
+	// StaleReadsAsOf makes orders.json and orders/count.json answer as the store stood at
+	// that time: a page read before later writes committed, which reaches the reader after
+	// them (a refund's webhook, say).
+	StaleReadsAsOf *time.Time `json:"stale_reads_as_of,omitempty"`
 }
 
 // RateLimitFault is a 429 to inject.
@@ -42,6 +46,10 @@ func (f Faults) clone() Faults {
 	if f.RateLimit != nil {
 		rl := *f.RateLimit
 		f.RateLimit = &rl
+	}
+	if f.StaleReadsAsOf != nil {
+		t := *f.StaleReadsAsOf
+		f.StaleReadsAsOf = &t
 	}
 	return f
 }
@@ -94,6 +102,8 @@ type faultPatch struct {
 	InvalidToken *bool           `json:"invalid_token"`
 	EmptyStore   *bool           `json:"empty_store"`
 	HighUsage    *bool           `json:"high_usage"`
+	// StaleReadsAsOf is a JSON string, null clears it.
+	StaleReadsAsOf json.RawMessage `json:"stale_reads_as_of"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
@@ -106,7 +116,7 @@ func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 		kit.PatchValue(&f.InvalidToken, p.InvalidToken)
 		kit.PatchValue(&f.EmptyStore, p.EmptyStore)
 		kit.PatchValue(&f.HighUsage, p.HighUsage)
-		return nil
+		return kit.PatchPointer(&f.StaleReadsAsOf, "stale_reads_as_of", p.StaleReadsAsOf)
 	})
 }
 
@@ -137,7 +147,8 @@ func (s *Server) ResetRequests() { s.reqs.Reset() }
 //	GET    /_sandbox/faults                  the armed faults
 //	POST   /_sandbox/faults                  merge faults: {"rate_limit":{"times":2,"retry_after":"1.0"},
 //	                                         "server_errors":N,"server_status":503,"invalid_token":true,
-//	                                         "empty_store":true,"high_usage":true}
+//	                                         "empty_store":true,"high_usage":true,
+//	                                         "stale_reads_as_of":"2026-01-02T15:04:05Z"}
 //	DELETE /_sandbox/faults                  clear all faults
 //	GET    /_sandbox/requests                [{"time","method","path","params","page_info","limit","updated_at_min","status"}]
 //	DELETE /_sandbox/requests                empty the log

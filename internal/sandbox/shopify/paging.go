@@ -220,7 +220,11 @@ func (c *call) matching(f listFilter, empty bool) ([]*order, string, bool) {
 		return nil, field, desc
 	}
 	var out []*order
-	for _, o := range c.s.snapshot(c.s.now()) {
+	at := c.s.now()
+	if asOf := c.s.Faults().StaleReadsAsOf; asOf != nil && asOf.Before(at) {
+		at = *asOf
+	}
+	for _, o := range c.s.snapshot(at) {
 		if f.match(o) {
 			out = append(out, o)
 		}
