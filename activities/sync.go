@@ -131,9 +131,10 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 		}
 	}
 	var updatedMin *time.Time
-	if _, ok := a.Connectors.Orders[channels.Channel(conn.Channel)]; ok {
+	if _, ok := a.Connectors.Orders[channels.Channel(conn.Channel)]; ok && in.Kind == kindIncremental {
 		updatedMin = ordersUpdatedMin(conn, in.Kind, window)
-		// The window is only informative for orders: the read covers every update since updatedMin.
+		// The window is only informative for incremental orders reads: they cover every
+		// update since updatedMin. Backfills read the orders created in the window's days.
 		window.From = civilDay(updatedMin.In(location(conn.Timezone)))
 	}
 	run, err := a.Store.StartSyncRun(ctx, store.NewSyncRun{
@@ -195,17 +196,34 @@ func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, 
 	return channels.Window{From: from, To: today}, nil
 }
 
-// ordersUpdatedMin is where an orders read starts: the connection's updated_at cursor for
-// an incremental sync (inclusive; duplicates are upserted), else the window's first day at
-// midnight in the shop's timezone.
+// ordersCursorOverlap is how far before the connection's updated_at cursor an incremental
+// orders read starts. Shopify stamps updated_at when a write starts, but the order becomes
+// visible to reads only when the write commits: an order stamped a moment before the
+// cursor can be committed after the read that set the cursor, and would never be read.
+// Five minutes is far above that commit lag; the orders re-read are upserted by id.
+const ordersCursorOverlap = 5 * time.Minute
+
+// ordersUpdatedMin is where an orders read starts: ordersCursorOverlap before the
+// connection's updated_at cursor for an incremental sync (inclusive; duplicates are
+// upserted), else the window's first day at midnight in the shop's timezone.
 func ordersUpdatedMin(conn store.Connection, kind string, w channels.Window) *time.Time {
 	if kind == kindIncremental && conn.CursorUpdatedAt != nil {
-		t := *conn.CursorUpdatedAt
+		t := conn.CursorUpdatedAt.Add(-ordersCursorOverlap)
 		return &t
 	}
 	y, m, d := w.From.Date()
 	t := time.Date(y, m, d, 0, 0, 0, 0, location(conn.Timezone))
 	return &t
+}
+
+// ordersCreatedRange is the creation times a backfill window of days covers in the shop's
+// timezone: from its first midnight to the last instant of its last day.
+func ordersCreatedRange(w channels.Window, loc *time.Location) (time.Time, time.Time) {
+	y, m, d := w.From.Date()
+	from := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	y, m, d = w.To.Date()
+	to := time.Date(y, m, d+1, 0, 0, 0, 0, loc).Add(-time.Nanosecond)
+	return from, to
 }
 
 func location(name string) *time.Location {

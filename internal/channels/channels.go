@@ -274,9 +274,14 @@ type Refund struct {
 	AmountMicros int64
 }
 
-// OrdersRequest asks for orders updated at or after UpdatedMin.
+// OrdersRequest asks for the orders updated at or after UpdatedMin (an incremental read,
+// which follows every change), or, when CreatedMin is set, for the orders created from
+// CreatedMin to CreatedMax inclusive, whatever their updates (a backfill window, which
+// reads each order once however often it changed later).
 type OrdersRequest struct {
 	UpdatedMin time.Time
+	CreatedMin time.Time
+	CreatedMax time.Time
 }
 
 // OrdersPage is one page of orders.

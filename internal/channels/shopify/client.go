@@ -177,7 +177,8 @@ func (c *Client) AccountInfo(ctx context.Context, acct channels.Account) (channe
 }
 
 // ReadOrders reads one page of orders updated at or after req.UpdatedMin, oldest update
-// first. With an empty cursor it sends the filters; with a cursor (a page_info) it sends only
+// first, or, when req.CreatedMin is set, of the orders created in [CreatedMin, CreatedMax],
+// oldest first, each once whatever its later updates. With an empty cursor it sends the filters; with a cursor (a page_info) it sends only
 // limit and page_info, because Shopify keeps the first call's filters in page_info and rejects
 // them next to it: req is then ignored. Timestamps are inclusive, so a resumed incremental
 // sync sees the orders at its boundary again; store orders by id.
@@ -189,10 +190,21 @@ func (c *Client) ReadOrders(ctx context.Context, acct channels.Account, req chan
 	q := url.Values{"limit": {strconv.Itoa(c.o.PageSize)}}
 	if cursor == "" {
 		q.Set("status", "any")
-		q.Set("order", "updated_at asc")
-		if !req.UpdatedMin.IsZero() {
-			// Truncating to seconds moves the bound earlier: never misses an order.
-			q.Set("updated_at_min", req.UpdatedMin.UTC().Format(time.RFC3339))
+		switch {
+		case !req.CreatedMin.IsZero():
+			q.Set("order", "created_at asc")
+			// Shopify keeps whole seconds: an inclusive max at the last instant of a day
+			// truncates to its last second, and the next window starts at the next one.
+			q.Set("created_at_min", req.CreatedMin.UTC().Format(time.RFC3339))
+			if !req.CreatedMax.IsZero() {
+				q.Set("created_at_max", req.CreatedMax.UTC().Format(time.RFC3339))
+			}
+		default:
+			q.Set("order", "updated_at asc")
+			if !req.UpdatedMin.IsZero() {
+				// Truncating to seconds moves the bound earlier: never misses an order.
+				q.Set("updated_at_min", req.UpdatedMin.UTC().Format(time.RFC3339))
+			}
 		}
 	} else {
 		if err := checkCursor(cursor, acct.Token); err != nil {

@@ -132,6 +132,10 @@ type RequestLog struct {
 	Limit        string   `json:"limit,omitempty"`
 	UpdatedAtMin string   `json:"updated_at_min,omitempty"`
 	Status       int      `json:"status"`
+	// Filter is the effective filter of an orders.json call: its own parameters, or those
+	// its page_info carries on. Orders is how many orders it returned.
+	Filter *listFilter `json:"filter,omitempty"`
+	Orders int         `json:"orders"`
 }
 
 // Requests returns the log of served API requests, oldest first (the last 10,000).
@@ -150,7 +154,8 @@ func (s *Server) ResetRequests() { s.reqs.Reset() }
 //	                                         "empty_store":true,"high_usage":true,
 //	                                         "stale_reads_as_of":"2026-01-02T15:04:05Z"}
 //	DELETE /_sandbox/faults                  clear all faults
-//	GET    /_sandbox/requests                [{"time","method","path","params","page_info","limit","updated_at_min","status"}]
+//	GET    /_sandbox/requests                [{"time","method","path","params","page_info","limit","updated_at_min","status",
+//	                                         "filter","orders"}]
 //	DELETE /_sandbox/requests                empty the log
 //	GET    /_sandbox/today                   {"today":"YYYY-MM-DD","shop":...}
 //	GET    /_sandbox/totals?from&to          Totals (days inclusive, shop timezone)

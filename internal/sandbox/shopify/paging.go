@@ -341,6 +341,7 @@ func (c *call) listOrders(empty bool) {
 		}
 	}
 	page := all[start:end]
+	c.filter, c.orders = &f, len(page)
 	orders := make([]any, 0, len(page))
 	for _, o := range page {
 		v, ok := c.withFields(c.s.renderOrder(o))

@@ -222,7 +222,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := kit.NewStatusRecorder(w)
-	s.serveAPI(rec, r)
+	served := s.serveAPI(rec, r)
 	q := r.URL.Query()
 	params := make([]string, 0, len(q))
 	for k := range q {
@@ -232,7 +232,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.reqs.Add(RequestLog{
 		Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, Params: params,
 		PageInfo: q.Get("page_info"), Limit: q.Get("limit"), UpdatedAtMin: q.Get("updated_at_min"),
-		Status: rec.Status,
+		Status: rec.Status, Filter: served.filter, Orders: served.orders,
 	})
 }
 
@@ -243,13 +243,33 @@ type call struct {
 	r    *http.Request
 	seq  int64
 	used int // call-limit bucket level reported
+	// filter and orders are what an orders.json call read, for the request log.
+	filter *listFilter
+	orders int
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+// served is what the request log keeps of a call beyond the request.
+type served struct {
+	filter *listFilter
+	orders int
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) served {
+	c := s.newCall(w, r)
+	c.serve()
+	return served{filter: c.filter, orders: c.orders}
+}
+
+func (s *Server) newCall(w http.ResponseWriter, r *http.Request) *call {
 	s.mu.Lock()
 	s.calls++
 	c := &call{s: s, w: w, r: r, seq: s.calls}
 	s.mu.Unlock()
+	return c
+}
+
+func (c *call) serve() {
+	s, w, r := c.s, c.w, c.r
 	c.used = 1 + int(c.seq%4)
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) < 4 || segs[0] != "admin" || segs[1] != "api" || !versionRE.MatchString(segs[2]) {
