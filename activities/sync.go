@@ -30,11 +30,15 @@ const (
 	ErrTypeProviderThrottled  = "ProviderThrottled"
 	ErrTypeProviderTransient  = "ProviderTransient"
 	ErrTypeInvalidInput       = "InvalidInput"
+	// ErrTypeMissingScope: the token lacks a scope the read needs (Shopify's
+	// read_all_orders for orders older than 60 days); reconnecting with it is the fix.
+	ErrTypeMissingScope = "MissingScope"
 )
 
 // NonRetryableErrorTypes are failures that another attempt cannot fix.
 var NonRetryableErrorTypes = []string{
 	ErrTypeConnectionNotFound, ErrTypeNeedsReauth, ErrTypeProviderAuth, ErrTypeProviderBadRequest, ErrTypeInvalidInput,
+	ErrTypeMissingScope,
 }
 
 // kindIncremental is workflows.KindIncremental (that package imports this one).
@@ -130,6 +134,11 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 			return PrepareResult{Channel: conn.Channel, Skipped: true, HeldBy: holder}, nil
 		}
 	}
+	if in.Kind != kindIncremental {
+		if err := a.checkHistory(ctx, conn, window); err != nil {
+			return PrepareResult{}, err
+		}
+	}
 	var updatedMin *time.Time
 	if _, ok := a.Connectors.Orders[channels.Channel(conn.Channel)]; ok && in.Kind == kindIncremental {
 		updatedMin = ordersUpdatedMin(conn, in.Kind, window)
@@ -148,6 +157,35 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 		SyncRunID: run.ID, Channel: conn.Channel,
 		From: run.WindowFrom.Format(channels.DateLayout), To: run.WindowTo.Format(channels.DateLayout),
 	}, nil
+}
+
+// checkHistory fails a backfill window at once, non-retryably, when the connection's token
+// does not read back to the window's first day: the provider would silently return nothing
+// older (Shopify without read_all_orders), and the backfill would look complete.
+func (a *Sync) checkHistory(ctx context.Context, conn store.Connection, w channels.Window) error {
+	hr, ok := a.Connectors.Orders[channels.Channel(conn.Channel)].(channels.HistoryReader)
+	if !ok {
+		return nil
+	}
+	acct, err := a.account(conn)
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	h, err := hr.History(ctx, acct, now())
+	if err != nil {
+		return a.classify(ctx, conn, err)
+	}
+	if h.From.IsZero() || !w.From.Before(civilDay(h.From.In(location(conn.Timezone)))) {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"backfill window %s needs the %s scope: without it %s returns only the orders created since %s; "+
+			"reconnect the account with a token granted %s", w, h.Scope, conn.Channel,
+		h.From.In(location(conn.Timezone)).Format(channels.DateLayout), h.Scope), ErrTypeMissingScope, nil)
 }
 
 // window is [cursor - lookback, today] in the account's timezone for incremental syncs and

@@ -291,6 +291,22 @@ type OrdersPage struct {
 	Wait   time.Duration
 }
 
+// History is how far back an account's token reads a provider's data.
+type History struct {
+	// From is the earliest creation time the token reads; zero means all history.
+	From time.Time
+	// Scope is the permission that would lift the limit, "" when there is none.
+	Scope string
+	// Scopes are the token's granted scopes, as the provider names them.
+	Scopes []string
+}
+
+// HistoryReader is a connector whose provider limits, by the token's scopes, how far back
+// the token reads, silently (Shopify serves 60 days of orders without read_all_orders).
+type HistoryReader interface {
+	History(ctx context.Context, acct Account, now time.Time) (History, error)
+}
+
 // OrderReader reads a store's orders incrementally by update time, one page per call.
 type OrderReader interface {
 	AccountInfo(ctx context.Context, acct Account) (AccountInfo, error)

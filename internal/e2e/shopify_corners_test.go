@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,6 +121,10 @@ func TestShopifyBackfillReadsEachOrderOnce(t *testing.T) {
 	conn := e.connectShopify(sandboxshopify.DefaultToken)
 	today := mustDay(t, e.SB.Shopify.Today())
 	from, to := today.AddDate(0, 0, -95).Format("2006-01-02"), today.AddDate(0, 0, -5).Format("2006-01-02")
+	status, body := e.call("GET", "/v1/connections/"+conn, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "history_from")
+	require.Nil(t, body["history_from"], "a token with read_all_orders reads all history")
 	e.SB.Shopify.ResetRequests()
 	_, err := e.backfill(conn, from, to)
 	require.NoError(t, err)
@@ -144,4 +149,51 @@ func TestShopifyBackfillReadsEachOrderOnce(t *testing.T) {
 	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM orders WHERE workspace_id = $1
 		AND (created_at AT TIME ZONE 'America/New_York')::date > $2`, e.Workspace, to).Scan(&outside))
 	require.Zero(t, outside, "orders created after the backfill's days")
+}
+
+// TestShopifyHistoryNeedsReadAllOrders: a token without read_all_orders reads 60 days of
+// orders; the connection says so, and a backfill reaching further back fails at once, with
+// a 422 from the API and a non-retryable error in the workflow, naming the scope.
+func TestShopifyHistoryNeedsReadAllOrders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	status, body := e.call("POST", "/v1/connections", map[string]any{
+		"channel": "shopify", "account_id": sandboxshopify.DemoShopDomain, "access_token": sandboxshopify.LimitedToken})
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	conn := body["id"].(string)
+	ny, _ := time.LoadLocation("America/New_York")
+	first := time.Now().In(ny).AddDate(0, 0, -60).Format("2006-01-02")
+	require.Equal(t, first, body["history_from"])
+	status, body = e.call("GET", "/v1/connections/"+conn, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, first, body["history_from"])
+
+	today := mustDay(t, e.SB.Shopify.Today())
+	day := func(back int) string { return today.AddDate(0, 0, -back).Format("2006-01-02") }
+	status, body = e.call("POST", "/v1/connections/"+conn+"/backfills", map[string]string{"from": day(90), "to": day(1)})
+	require.Equal(t, http.StatusUnprocessableEntity, status, "%v", body)
+	require.Equal(t, "/problems/missing-scope", body["type"])
+	require.Contains(t, body["detail"], "read_all_orders")
+
+	// Within the 60 days the backfill works.
+	_, err := e.backfill(conn, day(50), day(1))
+	require.NoError(t, err)
+	var stored int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM orders WHERE workspace_id = $1`, e.Workspace).Scan(&stored))
+	want, err := e.SB.Shopify.Totals(day(50), day(1))
+	require.NoError(t, err)
+	require.Equal(t, want.Orders, stored)
+
+	// The workflow checks too (a backfill started by a schedule or an operator).
+	c, err := e.Store.GetConnection(e.ctx, e.Workspace, conn)
+	require.NoError(t, err)
+	h, _, err := e.Syncs.StartBackfill(e.ctx, c, day(90), day(61))
+	require.NoError(t, err)
+	start := time.Now()
+	err = e.waitWorkflow(h.WorkflowID, time.Minute, nil)
+	require.Error(t, err)
+	require.True(t, strings.Contains(err.Error(), "read_all_orders"), "%v", err)
+	require.Less(t, time.Since(start), 20*time.Second, "failed at once, not after retries")
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM orders WHERE workspace_id = $1`, e.Workspace).Scan(&stored))
+	require.Equal(t, want.Orders, stored)
 }

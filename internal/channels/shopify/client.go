@@ -255,6 +255,64 @@ func (c *Client) ReadOrders(ctx context.Context, acct channels.Account, req chan
 	return page, nil
 }
 
+// ReadAllOrdersScope is the scope without which Shopify serves only the orders created in
+// the last RecentOrdersDays days, and silently leaves out the older ones.
+const ReadAllOrdersScope = "read_all_orders"
+
+// RecentOrdersDays is how far back a token without ReadAllOrdersScope reads orders.
+const RecentOrdersDays = 60
+
+// AccessScopes lists the scopes granted to the account's token
+// (GET /admin/oauth/access_scopes.json, which is not versioned).
+func (c *Client) AccessScopes(ctx context.Context, acct channels.Account) ([]string, error) {
+	_, base, err := c.prepare(acct)
+	if err != nil {
+		return nil, err
+	}
+	body, _, err := c.get(ctx, acct.Token, base, "/admin/oauth/access_scopes.json", url.Values{})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		AccessScopes []struct {
+			Handle string `json:"handle"`
+		} `json:"access_scopes"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, badResponse(acct.Token, "access scopes", err)
+	}
+	if r.AccessScopes == nil {
+		return nil, badResponse(acct.Token, "access scopes", errors.New("no access_scopes array"))
+	}
+	out := make([]string, 0, len(r.AccessScopes))
+	for _, s := range r.AccessScopes {
+		out = append(out, s.Handle)
+	}
+	return out, nil
+}
+
+// History reports how far back the account's token reads orders: all history with
+// read_all_orders, else the orders created since RecentOrdersDays days before now.
+func (c *Client) History(ctx context.Context, acct channels.Account, now time.Time) (channels.History, error) {
+	scopes, err := c.AccessScopes(ctx, acct)
+	if err != nil {
+		return channels.History{}, err
+	}
+	return HistoryOf(scopes, now), nil
+}
+
+// HistoryOf is the history a token granted scopes reads at now.
+func HistoryOf(scopes []string, now time.Time) channels.History {
+	h := channels.History{Scopes: scopes}
+	for _, s := range scopes {
+		if s == ReadAllOrdersScope {
+			return h
+		}
+	}
+	h.From, h.Scope = now.AddDate(0, 0, -RecentOrdersDays), ReadAllOrdersScope
+	return h
+}
+
 // checkCursor rejects what cannot be a page_info; it never echoes the cursor, which came from
 // storage and could in theory hold anything.
 func checkCursor(cur, token string) error {
@@ -292,8 +350,13 @@ func (c *Client) prepare(acct channels.Account) (string, *url.URL, error) {
 // call makes one GET of /admin/api/{ver}/{resource}. Errors never contain the token or the
 // query string.
 func (c *Client) call(ctx context.Context, token string, base *url.URL, resource string, q url.Values) ([]byte, http.Header, error) {
+	return c.get(ctx, token, base, "/admin/api/"+c.o.APIVersion+"/"+resource, q)
+}
+
+// get makes one GET of path on the shop.
+func (c *Client) get(ctx context.Context, token string, base *url.URL, path string, q url.Values) ([]byte, http.Header, error) {
 	u := *base
-	u.Path = strings.TrimRight(base.Path, "/") + "/admin/api/" + c.o.APIVersion + "/" + resource
+	u.Path = strings.TrimRight(base.Path, "/") + path
 	u.RawPath = ""
 	// Encode writes spaces as '+'; Shopify's examples use %20 ("order=updated_at%20asc").
 	// A literal '+' is already %2B, so every '+' left is a space.

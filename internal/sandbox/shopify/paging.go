@@ -225,7 +225,7 @@ func (c *call) matching(f listFilter, empty bool) ([]*order, string, bool) {
 		at = *asOf
 	}
 	for _, o := range c.s.snapshot(at) {
-		if f.match(o) {
+		if f.match(o) && c.readable(o) {
 			out = append(out, o)
 		}
 	}
