@@ -33,12 +33,14 @@ const (
 	// ErrTypeMissingScope: the token lacks a scope the read needs (Shopify's
 	// read_all_orders for orders older than 60 days); reconnecting with it is the fix.
 	ErrTypeMissingScope = "MissingScope"
+	// ErrTypeProviderUnavailable: the account is out of service (a frozen or locked shop).
+	ErrTypeProviderUnavailable = "ProviderUnavailable"
 )
 
 // NonRetryableErrorTypes are failures that another attempt cannot fix.
 var NonRetryableErrorTypes = []string{
 	ErrTypeConnectionNotFound, ErrTypeNeedsReauth, ErrTypeProviderAuth, ErrTypeProviderBadRequest, ErrTypeInvalidInput,
-	ErrTypeMissingScope,
+	ErrTypeMissingScope, ErrTypeProviderUnavailable,
 }
 
 // kindIncremental is workflows.KindIncremental (that package imports this one).
@@ -442,6 +444,10 @@ func (a *Sync) classify(ctx context.Context, conn store.Connection, err error) e
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderAuth, nil)
 	case channels.KindBadRequest:
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderBadRequest, nil)
+	case channels.KindUnavailable:
+		// Not the token: no needs_reauth. The run fails, FinishSync marks the connection
+		// "error" with this message, and the next successful sync makes it active again.
+		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderUnavailable, nil)
 	case channels.KindRateLimited:
 		return temporal.NewApplicationErrorWithOptions(pe.Error(), ErrTypeProviderRateLimit,
 			temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})

@@ -153,6 +153,10 @@ const (
 	KindAuth
 	// KindBadRequest: the provider rejected the request; retrying cannot help.
 	KindBadRequest
+	// KindUnavailable: the account itself is out of service (a Shopify shop frozen for an
+	// unpaid bill, or locked). The token is fine and nothing the caller can do helps now;
+	// the account comes back by itself once its owner acts.
+	KindUnavailable
 )
 
 func (k ErrorKind) String() string {
@@ -163,6 +167,8 @@ func (k ErrorKind) String() string {
 		return "auth"
 	case KindBadRequest:
 		return "bad_request"
+	case KindUnavailable:
+		return "unavailable"
 	default:
 		return "transient"
 	}

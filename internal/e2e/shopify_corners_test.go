@@ -197,3 +197,30 @@ func TestShopifyHistoryNeedsReadAllOrders(t *testing.T) {
 	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM orders WHERE workspace_id = $1`, e.Workspace).Scan(&stored))
 	require.Equal(t, want.Orders, stored)
 }
+
+// TestShopifyUnavailableShopRecovers: a frozen (402) or locked (423) shop is not an expired
+// token. The sync fails at once, the connection shows status "error" with a reason naming
+// the cause (not needs_reauth), and the next successful sync makes it active again.
+func TestShopifyUnavailableShopRecovers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	conn := e.connectShopify(sandboxshopify.DefaultToken)
+	e.syncAndWait(conn)
+	for _, tc := range []struct {
+		status int
+		cause  string
+	}{{http.StatusPaymentRequired, "frozen"}, {http.StatusLocked, "locked"}} {
+		require.NoError(t, e.SB.Shopify.SetFaults(sandboxshopify.Faults{ShopUnavailable: tc.status}))
+		start := time.Now()
+		_ = e.waitWorkflow(e.triggerSync(conn), time.Minute, nil)
+		require.Less(t, time.Since(start), 20*time.Second, "HTTP %d: failed at once, not after retries", tc.status)
+		_, body := e.call("GET", "/v1/connections/"+conn, nil)
+		require.Equal(t, "error", body["status"], "HTTP %d: %v", tc.status, body)
+		require.Contains(t, body["status_reason"], tc.cause, "HTTP %d", tc.status)
+
+		e.SB.Shopify.ClearFaults()
+		e.syncAndWait(conn)
+		_, body = e.call("GET", "/v1/connections/"+conn, nil)
+		require.Equal(t, "active", body["status"], "HTTP %d: recovered by the next sync: %v", tc.status, body)
+	}
+}
