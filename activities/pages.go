@@ -37,12 +37,18 @@ func (a *Sync) pageSource(conn store.Connection, run store.SyncRun, acct channel
 		}, nil
 	}
 	if r, ok := a.Connectors.Orders[ch]; ok {
-		if run.UpdatedMin == nil {
+		advance := run.Kind == kindIncremental
+		var req channels.OrdersRequest
+		switch {
+		case !advance:
+			// A backfill window reads the orders created in its days, each once.
+			req.CreatedMin, req.CreatedMax = ordersCreatedRange(window, location(conn.Timezone))
+		case run.UpdatedMin == nil:
 			return nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("sync run %s of orders has no updated_at_min", run.ID), ErrTypeInvalidInput, nil)
+		default:
+			req.UpdatedMin = *run.UpdatedMin
 		}
-		req := channels.OrdersRequest{UpdatedMin: *run.UpdatedMin}
-		advance := run.Kind == kindIncremental
 		return func(ctx context.Context, cursor string) (page, error) {
 			p, err := r.ReadOrders(ctx, acct, req, cursor)
 			return page{rows: len(p.Orders), next: p.Next, wait: p.Wait,

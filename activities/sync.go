@@ -31,11 +31,17 @@ const (
 	ErrTypeProviderThrottled  = "ProviderThrottled"
 	ErrTypeProviderTransient  = "ProviderTransient"
 	ErrTypeInvalidInput       = "InvalidInput"
+	// ErrTypeMissingScope: the token lacks a scope the read needs (Shopify's
+	// read_all_orders for orders older than 60 days); reconnecting with it is the fix.
+	ErrTypeMissingScope = "MissingScope"
+	// ErrTypeProviderUnavailable: the account is out of service (a frozen or locked shop).
+	ErrTypeProviderUnavailable = "ProviderUnavailable"
 )
 
 // NonRetryableErrorTypes are failures that another attempt cannot fix.
 var NonRetryableErrorTypes = []string{
 	ErrTypeConnectionNotFound, ErrTypeNeedsReauth, ErrTypeProviderAuth, ErrTypeProviderBadRequest, ErrTypeInvalidInput,
+	ErrTypeMissingScope, ErrTypeProviderUnavailable,
 }
 
 // kindIncremental is workflows.KindIncremental (that package imports this one).
@@ -136,10 +142,16 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 			return PrepareResult{Channel: conn.Channel, Skipped: true, HeldBy: holder}, nil
 		}
 	}
+	if in.Kind != kindIncremental {
+		if err := a.checkHistory(ctx, conn, window); err != nil {
+			return PrepareResult{}, err
+		}
+	}
 	var updatedMin *time.Time
-	if _, ok := a.Connectors.Orders[channels.Channel(conn.Channel)]; ok {
+	if _, ok := a.Connectors.Orders[channels.Channel(conn.Channel)]; ok && in.Kind == kindIncremental {
 		updatedMin = ordersUpdatedMin(conn, in.Kind, window)
-		// The window is only informative for orders: the read covers every update since updatedMin.
+		// The window is only informative for incremental orders reads: they cover every
+		// update since updatedMin. Backfills read the orders created in the window's days.
 		window.From = civilDay(updatedMin.In(location(conn.Timezone)))
 	}
 	run, err := a.Store.StartSyncRun(ctx, store.NewSyncRun{
@@ -153,6 +165,35 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 		SyncRunID: run.ID, Channel: conn.Channel,
 		From: run.WindowFrom.Format(channels.DateLayout), To: run.WindowTo.Format(channels.DateLayout),
 	}, nil
+}
+
+// checkHistory fails a backfill window at once, non-retryably, when the connection's token
+// does not read back to the window's first day: the provider would silently return nothing
+// older (Shopify without read_all_orders), and the backfill would look complete.
+func (a *Sync) checkHistory(ctx context.Context, conn store.Connection, w channels.Window) error {
+	hr, ok := a.Connectors.Orders[channels.Channel(conn.Channel)].(channels.HistoryReader)
+	if !ok {
+		return nil
+	}
+	acct, err := a.account(conn)
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	h, err := hr.History(ctx, acct, now())
+	if err != nil {
+		return a.classify(ctx, conn, err)
+	}
+	if h.From.IsZero() || !w.From.Before(civilDay(h.From.In(location(conn.Timezone)))) {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"backfill window %s needs the %s scope: without it %s returns only the orders created since %s; "+
+			"reconnect the account with a token granted %s", w, h.Scope, conn.Channel,
+		h.From.In(location(conn.Timezone)).Format(channels.DateLayout), h.Scope), ErrTypeMissingScope, nil)
 }
 
 // window is [cursor - lookback, today] in the account's timezone for incremental syncs and
@@ -201,17 +242,34 @@ func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, 
 	return channels.Window{From: from, To: today}, nil
 }
 
-// ordersUpdatedMin is where an orders read starts: the connection's updated_at cursor for
-// an incremental sync (inclusive; duplicates are upserted), else the window's first day at
-// midnight in the shop's timezone.
+// ordersCursorOverlap is how far before the connection's updated_at cursor an incremental
+// orders read starts. Shopify stamps updated_at when a write starts, but the order becomes
+// visible to reads only when the write commits: an order stamped a moment before the
+// cursor can be committed after the read that set the cursor, and would never be read.
+// Five minutes is far above that commit lag; the orders re-read are upserted by id.
+const ordersCursorOverlap = 5 * time.Minute
+
+// ordersUpdatedMin is where an orders read starts: ordersCursorOverlap before the
+// connection's updated_at cursor for an incremental sync (inclusive; duplicates are
+// upserted), else the window's first day at midnight in the shop's timezone.
 func ordersUpdatedMin(conn store.Connection, kind string, w channels.Window) *time.Time {
 	if kind == kindIncremental && conn.CursorUpdatedAt != nil {
-		t := *conn.CursorUpdatedAt
+		t := conn.CursorUpdatedAt.Add(-ordersCursorOverlap)
 		return &t
 	}
 	y, m, d := w.From.Date()
 	t := time.Date(y, m, d, 0, 0, 0, 0, location(conn.Timezone))
 	return &t
+}
+
+// ordersCreatedRange is the creation times a backfill window of days covers in the shop's
+// timezone: from its first midnight to the last instant of its last day.
+func ordersCreatedRange(w channels.Window, loc *time.Location) (time.Time, time.Time) {
+	y, m, d := w.From.Date()
+	from := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	y, m, d = w.To.Date()
+	to := time.Date(y, m, d+1, 0, 0, 0, 0, loc).Add(-time.Nanosecond)
+	return from, to
 }
 
 func location(name string) *time.Location {
@@ -573,6 +631,10 @@ func (a *Sync) classify(ctx context.Context, conn store.Connection, err error) e
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderAuth, nil)
 	case channels.KindBadRequest:
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderBadRequest, nil)
+	case channels.KindUnavailable:
+		// Not the token: no needs_reauth. The run fails, FinishSync marks the connection
+		// "error" with this message, and the next successful sync makes it active again.
+		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderUnavailable, nil)
 	case channels.KindRateLimited:
 		return temporal.NewApplicationErrorWithOptions(pe.Error(), ErrTypeProviderRateLimit,
 			temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})

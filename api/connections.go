@@ -34,6 +34,9 @@ type Connection struct {
 	CursorDate   *string    `json:"cursor_date"` // YYYY-MM-DD or null before the first sync
 	LastSyncedAt *time.Time `json:"last_synced_at"`
 	CreatedAt    time.Time  `json:"created_at"`
+	// HistoryFrom is the first day (YYYY-MM-DD, account timezone) of the history the token
+	// reads, or null for all of it: a Shopify token without read_all_orders reads 60 days.
+	HistoryFrom *string `json:"history_from"`
 	// LastError is the last failed sync or backfill, until a run started after it succeeds.
 	LastError *ConnectionError `json:"last_error"`
 }
@@ -43,6 +46,35 @@ type ConnectionError struct {
 	At         time.Time `json:"at"`
 	WorkflowID string    `json:"workflow_id"`
 	Message    string    `json:"message"`
+}
+
+// withHistory fills HistoryFrom of the connections from their recorded scopes.
+func (s *server) withHistory(ctx context.Context, ws string, conns []store.Connection, out []Connection) error {
+	scopes, err := s.Store.ConnectionScopes(ctx, ws)
+	if err != nil {
+		return err
+	}
+	for i, c := range conns {
+		granted, ok := scopes[c.ID]
+		if c.Channel != string(channels.Shopify) || !ok {
+			continue
+		}
+		out[i].HistoryFrom = historyFrom(shopify.HistoryOf(granted, time.Now()), c.Timezone)
+	}
+	return nil
+}
+
+// historyFrom is the first day of h in the timezone, nil for all history.
+func historyFrom(h channels.History, tz string) *string {
+	if h.From.IsZero() {
+		return nil
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC
+	}
+	d := h.From.In(loc).Format(channels.DateLayout)
+	return &d
 }
 
 func connectionDTO(c store.Connection) Connection {
@@ -204,6 +236,21 @@ func (s *server) createConnection(c *gin.Context) {
 		s.providerProblem(c, ch, err, req.AccessToken, req.RefreshToken)
 		return
 	}
+	// A provider that limits history by scope says how far back this token reads.
+	var scopes []string
+	if hr, ok := reader.(channels.HistoryReader); ok {
+		infoCtx, cancel := context.WithTimeout(ctx, accountInfoTimeout)
+		h, err := hr.History(infoCtx, channels.Account{ID: accountID, Token: req.AccessToken}, time.Now())
+		cancel()
+		if err != nil {
+			s.providerProblem(c, ch, err, req.AccessToken, req.RefreshToken)
+			return
+		}
+		scopes = h.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+	}
 
 	workspace, err := s.Store.GetWorkspace(ctx, ws)
 	if err != nil {
@@ -242,9 +289,16 @@ func (s *server) createConnection(c *gin.Context) {
 		s.unavailable(c, "the database", err)
 		return
 	}
-	if err := s.Syncs.EnsureSchedule(ctx, conn); err != nil {
-		// Without its schedule the connection would silently never sync: undo the insert.
-		// The undo must run even if the client has gone away.
+	if scopes != nil {
+		err = s.Store.SetConnectionScopes(ctx, ws, conn.ID, scopes)
+	}
+	if err == nil {
+		err = s.Syncs.EnsureSchedule(ctx, conn)
+	}
+	if err != nil {
+		// Without its schedule the connection would silently never sync, and without its
+		// scopes it would claim all history: undo the insert. The undo must run even if the
+		// client has gone away.
 		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if derr := s.Store.DeleteConnection(undoCtx, ws, conn.ID); derr != nil {
@@ -255,8 +309,12 @@ func (s *server) createConnection(c *gin.Context) {
 	}
 	s.log.InfoContext(ctx, "connection created", "workspace_id", ws, "connection_id", conn.ID,
 		"channel", ch, "account_id", accountID)
+	out := []Connection{connectionDTO(conn)}
+	if ch == channels.Shopify {
+		out[0].HistoryFrom = historyFrom(shopify.HistoryOf(scopes, time.Now()), conn.Timezone)
+	}
 	c.Header("Location", "/v1/connections/"+conn.ID)
-	c.JSON(http.StatusCreated, connectionDTO(conn))
+	c.JSON(http.StatusCreated, out[0])
 }
 
 // providerProblem answers a failed token check. The provider's message is shown because it
@@ -326,6 +384,10 @@ func (s *server) listConnections(c *gin.Context) {
 	for _, conn := range conns {
 		out.Connections = append(out.Connections, connectionDTO(conn))
 	}
+	if err := s.withHistory(c.Request.Context(), workspaceID(c), conns, out.Connections); err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
 	c.JSON(http.StatusOK, out)
 }
 
@@ -334,7 +396,12 @@ func (s *server) getConnection(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, connectionDTO(conn))
+	out := []Connection{connectionDTO(conn)}
+	if err := s.withHistory(c.Request.Context(), workspaceID(c), []store.Connection{conn}, out); err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	c.JSON(http.StatusOK, out[0])
 }
 
 // loadConnection loads the :id connection of the caller's workspace. Another workspace's

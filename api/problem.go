@@ -41,6 +41,7 @@ const (
 	typeNeedsReauth    = "/problems/connection-needs-reauth"
 	typeNotSupported   = "/problems/channel-not-supported"
 	typeProviderReject = "/problems/provider-rejected"
+	typeMissingScope   = "/problems/missing-scope"
 	typeUnavailable    = "/problems/service-unavailable"
 	typeNotReady       = "/problems/not-ready"
 	typeInternal       = "/problems/internal-error"

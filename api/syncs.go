@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 )
@@ -87,7 +89,7 @@ func (s *server) startBackfill(c *gin.Context) {
 		validationProblem(c, errs)
 		return
 	}
-	if !requireUsable(c, conn) {
+	if !requireUsable(c, conn) || !s.historyCovers(c, conn, req.From) {
 		return
 	}
 	h, started, err := s.Syncs.StartBackfill(c.Request.Context(), conn, req.From, req.To)
@@ -96,6 +98,44 @@ func (s *server) startBackfill(c *gin.Context) {
 		return
 	}
 	c.JSON(startedStatus(started), handleDTO(h))
+}
+
+// historyCovers checks, for a provider that limits history by scope, that the connection's
+// token reads back to the day from (YYYY-MM-DD), and records the scopes it holds. A backfill
+// before the limit would silently store nothing, so it fails at once with a 422 naming the
+// scope. False means a problem was written.
+func (s *server) historyCovers(c *gin.Context, conn store.Connection, from string) bool {
+	reader, _ := s.Connectors.Account(channels.Channel(conn.Channel))
+	hr, ok := reader.(channels.HistoryReader)
+	if !ok {
+		return true
+	}
+	ctx := c.Request.Context()
+	token, err := s.Box.Open(conn.TokenCiphertext, secretbox.ConnectionTokenAAD(conn.WorkspaceID, conn.Channel, conn.ExternalAccountID))
+	if err != nil {
+		s.internal(c, "open access token", err)
+		return false
+	}
+	infoCtx, cancel := context.WithTimeout(ctx, accountInfoTimeout)
+	h, err := hr.History(infoCtx, channels.Account{ID: conn.ExternalAccountID, Token: string(token)}, time.Now())
+	cancel()
+	if err != nil {
+		s.providerProblem(c, channels.Channel(conn.Channel), err, string(token))
+		return false
+	}
+	if err := s.Store.SetConnectionScopes(ctx, conn.WorkspaceID, conn.ID, h.Scopes); err != nil {
+		s.unavailable(c, "the database", err)
+		return false
+	}
+	first := historyFrom(h, conn.Timezone)
+	if first == nil || from >= *first {
+		return true
+	}
+	writeProblem(c, Problem{Type: typeMissingScope, Title: "Missing access scope", Status: http.StatusUnprocessableEntity,
+		Detail: fmt.Sprintf("backfilling from %s needs the %s scope: without it %s returns only the orders created since %s, "+
+			"and silently leaves out the older ones; reconnect the account with a token granted %s, or backfill from %s",
+			from, h.Scope, conn.Channel, *first, h.Scope, *first)})
+	return false
 }
 
 // validateBackfill checks a backfill window. The latest allowed day is tomorrow in UTC,

@@ -69,7 +69,13 @@ func (s *server) shopifyWebhook(c *gin.Context) {
 			return s.Store.ApplyOrderWebhook(ctx, conn, webhookID, topic, order)
 		}
 	case "refunds/create":
-		orderID, refund, err := shopify.ParseRefundWebhook(body)
+		// The body names no currency but the buyer's; every connection of the shop stores
+		// the shop's currency, in which refunds are summed.
+		shopCurrency := ""
+		if len(conns) > 0 {
+			shopCurrency = conns[0].Currency
+		}
+		orderID, refund, err := shopify.ParseRefundWebhook(body, shopCurrency)
 		if err != nil {
 			validationProblem(c, []FieldError{{"body", err.Error()}})
 			return

@@ -153,6 +153,10 @@ const (
 	KindAuth
 	// KindBadRequest: the provider rejected the request; retrying cannot help.
 	KindBadRequest
+	// KindUnavailable: the account itself is out of service (a Shopify shop frozen for an
+	// unpaid bill, or locked). The token is fine and nothing the caller can do helps now;
+	// the account comes back by itself once its owner acts.
+	KindUnavailable
 )
 
 func (k ErrorKind) String() string {
@@ -163,6 +167,8 @@ func (k ErrorKind) String() string {
 		return "auth"
 	case KindBadRequest:
 		return "bad_request"
+	case KindUnavailable:
+		return "unavailable"
 	default:
 		return "transient"
 	}
@@ -274,9 +280,14 @@ type Refund struct {
 	AmountMicros int64
 }
 
-// OrdersRequest asks for orders updated at or after UpdatedMin.
+// OrdersRequest asks for the orders updated at or after UpdatedMin (an incremental read,
+// which follows every change), or, when CreatedMin is set, for the orders created from
+// CreatedMin to CreatedMax inclusive, whatever their updates (a backfill window, which
+// reads each order once however often it changed later).
 type OrdersRequest struct {
 	UpdatedMin time.Time
+	CreatedMin time.Time
+	CreatedMax time.Time
 }
 
 // OrdersPage is one page of orders.
@@ -284,6 +295,22 @@ type OrdersPage struct {
 	Orders []Order
 	Next   string
 	Wait   time.Duration
+}
+
+// History is how far back an account's token reads a provider's data.
+type History struct {
+	// From is the earliest creation time the token reads; zero means all history.
+	From time.Time
+	// Scope is the permission that would lift the limit, "" when there is none.
+	Scope string
+	// Scopes are the token's granted scopes, as the provider names them.
+	Scopes []string
+}
+
+// HistoryReader is a connector whose provider limits, by the token's scopes, how far back
+// the token reads, silently (Shopify serves 60 days of orders without read_all_orders).
+type HistoryReader interface {
+	History(ctx context.Context, acct Account, now time.Time) (History, error)
 }
 
 // OrderReader reads a store's orders incrementally by update time, one page per call.

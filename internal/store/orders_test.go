@@ -78,3 +78,69 @@ func TestMergeOrdersIsIdempotentAndKeepsNewestVersion(t *testing.T) {
 		t.Fatalf("stale version changed the order: total %d refunds %d", total, refunds)
 	}
 }
+
+// TestMergeOrdersRefundsAccumulate: refunds are never lost to another version of the order,
+// and of two versions with the same updated_at second the one with fewer refunds (read
+// before the refund) does not replace the stored one.
+func TestMergeOrdersRefundsAccumulate(t *testing.T) {
+	st, _ := testdb.New(t)
+	ctx := context.Background()
+	ws, err := st.CreateWorkspace(ctx, "Shop", "USD", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := st.CreateConnection(ctx, store.NewConnection{WorkspaceID: ws.ID, Channel: "shopify",
+		ExternalAccountID: "demo.myshopify.com", TokenCiphertext: []byte{1}, Timezone: "UTC", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	r1 := channels.Refund{RefundID: "r1", CreatedAt: t0.Add(time.Hour), AmountMicros: 5_000_000}
+	r2 := channels.Refund{RefundID: "r2", CreatedAt: t0.Add(2 * time.Hour), AmountMicros: 7_000_000}
+	order := func(updated time.Time, status string, refunds ...channels.Refund) channels.Order {
+		o := channels.Order{ShopDomain: "demo.myshopify.com", OrderID: "1001", Name: "#1001", CreatedAt: t0, UpdatedAt: updated,
+			Currency: "USD", TotalMicros: 50_000_000, FinancialStatus: status, Refunds: refunds}
+		for _, r := range refunds {
+			o.RefundedMicros += r.AmountMicros
+		}
+		return o
+	}
+	merge := func(orders ...channels.Order) {
+		t.Helper()
+		if err := st.InTx(ctx, func(tx pgx.Tx) error {
+			_, _, err := store.MergeOrders(ctx, tx, ws.ID, conn.ID, orders)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step, wantStatus string, wantRefunded int64, wantRefunds int) {
+		t.Helper()
+		var status string
+		var refunded int64
+		var n int
+		if err := st.Pool.QueryRow(ctx, `SELECT financial_status, refunded_micros, (SELECT count(*) FROM order_refunds)
+			FROM orders WHERE order_id = '1001'`).Scan(&status, &refunded, &n); err != nil {
+			t.Fatal(err)
+		}
+		if status != wantStatus || refunded != wantRefunded || n != wantRefunds {
+			t.Fatalf("%s: status %s refunded %d refunds %d; want %s %d %d", step, status, refunded, n, wantStatus, wantRefunded, wantRefunds)
+		}
+	}
+	t1 := t0.Add(time.Hour)
+	merge(order(t1, "partially_refunded", r1))
+	check("refunded", "partially_refunded", 5_000_000, 1)
+	merge(order(t1, "paid"))
+	check("same second, read before the refund", "partially_refunded", 5_000_000, 1)
+	merge(order(t0, "paid"))
+	check("older", "partially_refunded", 5_000_000, 1)
+	// Two versions of the same second in one page: the one with more refunds wins.
+	merge(order(t1.Add(time.Hour), "refunded", r1, r2), order(t1.Add(time.Hour), "partially_refunded", r1))
+	check("one page, two versions", "refunded", 12_000_000, 2)
+	// A newer version that somehow lacks a refund changes the order but keeps the refund.
+	merge(order(t1.Add(2*time.Hour), "refunded", r2))
+	check("newer version without r1", "refunded", 12_000_000, 2)
+	// Same second, same refunds: a re-read is accepted (the newest data of that second).
+	merge(order(t1.Add(2*time.Hour), "partially_refunded", r1, r2))
+	check("same second, same refunds", "partially_refunded", 12_000_000, 2)
+}

@@ -78,10 +78,12 @@ func (s *Store) ApplyRefundWebhook(ctx context.Context, conn Connection, webhook
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
+		// Shopify bumps the order's updated_at when it creates a refund, so the stored version
+		// is now at least as new as the refund: a page read before it must not win.
 		_, err = tx.Exec(ctx, `UPDATE orders o SET refunded_micros = (SELECT coalesce(sum(amount_micros), 0) FROM order_refunds r
 				WHERE r.workspace_id = o.workspace_id AND r.shop_domain = o.shop_domain AND r.order_id = o.order_id),
-			synced_at = now()
-			WHERE workspace_id = $1 AND shop_domain = $2 AND order_id = $3`, conn.WorkspaceID, conn.ExternalAccountID, orderID)
+			updated_at = greatest(o.updated_at, $4), synced_at = now()
+			WHERE workspace_id = $1 AND shop_domain = $2 AND order_id = $3`, conn.WorkspaceID, conn.ExternalAccountID, orderID, r.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("update refunded total of order %s: %w", orderID, err)
 		}

@@ -82,15 +82,19 @@ func (s *Service) describeRunning(ctx context.Context, workflowID string) (Handl
 	return Handle{WorkflowID: workflowID, RunID: info.GetExecution().GetRunId()}, running, nil
 }
 
+// shopifyBackfillWindowDays sizes Shopify backfill windows: a month. Each window reads the
+// orders created in its days, once (not every later update, as a read by update time
+// would), so the size only trades the number of child workflows against the pages of each;
+// a month is a few pages for most shops and keeps a 3-year backfill at 37 windows.
+const shopifyBackfillWindowDays = 30
+
 // StartBackfill starts a Backfill of [from, to]; the same range already running is returned
 // with started=false.
 func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from, to string) (Handle, bool, error) {
 	id := workflows.BackfillWorkflowID(conn.ID, from, to)
 	windowDays := workflows.DefaultBackfillWindowDays
 	if conn.Channel == "shopify" {
-		// Orders are read by update time from a window's first day to now, so small
-		// windows would re-read the same recent orders over and over: use the largest.
-		windowDays = workflows.MaxBackfillWindowDays
+		windowDays = shopifyBackfillWindowDays
 	}
 	days, err := channels.ParseWindow(from, to)
 	if err != nil {

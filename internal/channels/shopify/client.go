@@ -177,7 +177,8 @@ func (c *Client) AccountInfo(ctx context.Context, acct channels.Account) (channe
 }
 
 // ReadOrders reads one page of orders updated at or after req.UpdatedMin, oldest update
-// first. With an empty cursor it sends the filters; with a cursor (a page_info) it sends only
+// first, or, when req.CreatedMin is set, of the orders created in [CreatedMin, CreatedMax],
+// oldest first, each once whatever its later updates. With an empty cursor it sends the filters; with a cursor (a page_info) it sends only
 // limit and page_info, because Shopify keeps the first call's filters in page_info and rejects
 // them next to it: req is then ignored. Timestamps are inclusive, so a resumed incremental
 // sync sees the orders at its boundary again; store orders by id.
@@ -189,10 +190,21 @@ func (c *Client) ReadOrders(ctx context.Context, acct channels.Account, req chan
 	q := url.Values{"limit": {strconv.Itoa(c.o.PageSize)}}
 	if cursor == "" {
 		q.Set("status", "any")
-		q.Set("order", "updated_at asc")
-		if !req.UpdatedMin.IsZero() {
-			// Truncating to seconds moves the bound earlier: never misses an order.
-			q.Set("updated_at_min", req.UpdatedMin.UTC().Format(time.RFC3339))
+		switch {
+		case !req.CreatedMin.IsZero():
+			q.Set("order", "created_at asc")
+			// Shopify keeps whole seconds: an inclusive max at the last instant of a day
+			// truncates to its last second, and the next window starts at the next one.
+			q.Set("created_at_min", req.CreatedMin.UTC().Format(time.RFC3339))
+			if !req.CreatedMax.IsZero() {
+				q.Set("created_at_max", req.CreatedMax.UTC().Format(time.RFC3339))
+			}
+		default:
+			q.Set("order", "updated_at asc")
+			if !req.UpdatedMin.IsZero() {
+				// Truncating to seconds moves the bound earlier: never misses an order.
+				q.Set("updated_at_min", req.UpdatedMin.UTC().Format(time.RFC3339))
+			}
 		}
 	} else {
 		if err := checkCursor(cursor, acct.Token); err != nil {
@@ -243,6 +255,64 @@ func (c *Client) ReadOrders(ctx context.Context, acct channels.Account, req chan
 	return page, nil
 }
 
+// ReadAllOrdersScope is the scope without which Shopify serves only the orders created in
+// the last RecentOrdersDays days, and silently leaves out the older ones.
+const ReadAllOrdersScope = "read_all_orders"
+
+// RecentOrdersDays is how far back a token without ReadAllOrdersScope reads orders.
+const RecentOrdersDays = 60
+
+// AccessScopes lists the scopes granted to the account's token
+// (GET /admin/oauth/access_scopes.json, which is not versioned).
+func (c *Client) AccessScopes(ctx context.Context, acct channels.Account) ([]string, error) {
+	_, base, err := c.prepare(acct)
+	if err != nil {
+		return nil, err
+	}
+	body, _, err := c.get(ctx, acct.Token, base, "/admin/oauth/access_scopes.json", url.Values{})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		AccessScopes []struct {
+			Handle string `json:"handle"`
+		} `json:"access_scopes"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, badResponse(acct.Token, "access scopes", err)
+	}
+	if r.AccessScopes == nil {
+		return nil, badResponse(acct.Token, "access scopes", errors.New("no access_scopes array"))
+	}
+	out := make([]string, 0, len(r.AccessScopes))
+	for _, s := range r.AccessScopes {
+		out = append(out, s.Handle)
+	}
+	return out, nil
+}
+
+// History reports how far back the account's token reads orders: all history with
+// read_all_orders, else the orders created since RecentOrdersDays days before now.
+func (c *Client) History(ctx context.Context, acct channels.Account, now time.Time) (channels.History, error) {
+	scopes, err := c.AccessScopes(ctx, acct)
+	if err != nil {
+		return channels.History{}, err
+	}
+	return HistoryOf(scopes, now), nil
+}
+
+// HistoryOf is the history a token granted scopes reads at now.
+func HistoryOf(scopes []string, now time.Time) channels.History {
+	h := channels.History{Scopes: scopes}
+	for _, s := range scopes {
+		if s == ReadAllOrdersScope {
+			return h
+		}
+	}
+	h.From, h.Scope = now.AddDate(0, 0, -RecentOrdersDays), ReadAllOrdersScope
+	return h
+}
+
 // checkCursor rejects what cannot be a page_info; it never echoes the cursor, which came from
 // storage and could in theory hold anything.
 func checkCursor(cur, token string) error {
@@ -280,8 +350,13 @@ func (c *Client) prepare(acct channels.Account) (string, *url.URL, error) {
 // call makes one GET of /admin/api/{ver}/{resource}. Errors never contain the token or the
 // query string.
 func (c *Client) call(ctx context.Context, token string, base *url.URL, resource string, q url.Values) ([]byte, http.Header, error) {
+	return c.get(ctx, token, base, "/admin/api/"+c.o.APIVersion+"/"+resource, q)
+}
+
+// get makes one GET of path on the shop.
+func (c *Client) get(ctx context.Context, token string, base *url.URL, path string, q url.Values) ([]byte, http.Header, error) {
 	u := *base
-	u.Path = strings.TrimRight(base.Path, "/") + "/admin/api/" + c.o.APIVersion + "/" + resource
+	u.Path = strings.TrimRight(base.Path, "/") + path
 	u.RawPath = ""
 	// Encode writes spaces as '+'; Shopify's examples use %20 ("order=updated_at%20asc").
 	// A literal '+' is already %2B, so every '+' left is a space.

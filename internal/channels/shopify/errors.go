@@ -14,11 +14,11 @@ import (
 // ClassifyError turns a non-2xx Admin API response into a classified error:
 //   - 429: KindRateLimited, RetryAfter from Retry-After (seconds, may be fractional), else
 //     DefaultRateLimitBackoff;
-//   - 401: KindAuth (invalid, revoked or uninstalled token);
-//   - 402 (shop frozen for non-payment), 403 (a scope is missing, or the app lost access) and
-//     423 (shop locked): KindAuth as well. Retrying cannot help and neither can changing the
-//     request: the connection itself needs the merchant (pay, unlock, re-authorize with the
-//     scopes), which is what KindAuth tells the caller;
+//   - 401 and 403 (a scope is missing, or the app lost access): KindAuth: the token must be
+//     replaced;
+//   - 402 (shop frozen for an unpaid bill) and 423 (shop locked): KindUnavailable, with a
+//     message naming the cause. The token is fine: the shop comes back once its owner pays
+//     or unlocks it, and the connection with it;
 //   - 408 and 5xx: KindTransient;
 //   - anything else (400, 404, 406, 422, a 3xx we do not follow): KindBadRequest.
 //
@@ -33,9 +33,14 @@ func ClassifyError(status int, h http.Header, body []byte) *channels.Error {
 		if d, ok := ParseRetryAfter(h); ok {
 			e.RetryAfter = d
 		}
-	case status == http.StatusUnauthorized, status == http.StatusPaymentRequired,
-		status == http.StatusForbidden, status == http.StatusLocked:
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
 		e.Kind = channels.KindAuth
+	case status == http.StatusPaymentRequired:
+		e.Kind = channels.KindUnavailable
+		e.Message = "shop frozen (unpaid Shopify bill): " + e.Message
+	case status == http.StatusLocked:
+		e.Kind = channels.KindUnavailable
+		e.Message = "shop locked: " + e.Message
 	case status == http.StatusRequestTimeout || status >= 500:
 		e.Kind = channels.KindTransient
 		// A 503 during maintenance may say when to come back; keep it as a hint.

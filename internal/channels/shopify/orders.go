@@ -68,19 +68,50 @@ type wireRefund struct {
 	CreatedAt string     `json:"created_at"`
 	// Transactions is nil when the key is absent or null, and empty for "[]": the
 	// distinction decides whether refund_line_items are summed instead.
-	Transactions    []wireTransaction    `json:"transactions"`
-	RefundLineItems []wireRefundLineItem `json:"refund_line_items"`
+	Transactions     []wireTransaction     `json:"transactions"`
+	RefundLineItems  []wireRefundLineItem  `json:"refund_line_items"`
+	OrderAdjustments []wireOrderAdjustment `json:"order_adjustments"`
 }
 
+// wireTransaction's amount is in its own currency: the presentment currency of the order,
+// which differs from the shop's when the buyer checked out in another one.
 type wireTransaction struct {
-	Kind   string     `json:"kind"`
-	Status string     `json:"status"`
-	Amount jsonx.Text `json:"amount"`
+	Kind      string        `json:"kind"`
+	Status    string        `json:"status"`
+	Amount    jsonx.Text    `json:"amount"`
+	Currency  string        `json:"currency"`
+	AmountSet *wireMoneySet `json:"amount_set"`
+}
+
+// wireMoneySet is an amount in the shop's and in the presentment currency.
+type wireMoneySet struct {
+	ShopMoney struct {
+		Amount       jsonx.Text `json:"amount"`
+		CurrencyCode string     `json:"currency_code"`
+	} `json:"shop_money"`
+}
+
+// shopMicros is the shop-money amount, ok false when the set carries none.
+func (m *wireMoneySet) shopMicros(field string) (int64, bool, error) {
+	if m == nil || m.ShopMoney.Amount == "" {
+		return 0, false, nil
+	}
+	v, err := m.ShopMoney.Amount.Micros(field + ".shop_money.amount")
+	return v, err == nil, err
 }
 
 // wireRefundLineItem's subtotal is a JSON number in the REST API.
 type wireRefundLineItem struct {
-	Subtotal jsonx.Text `json:"subtotal"`
+	Subtotal    jsonx.Text    `json:"subtotal"`
+	SubtotalSet *wireMoneySet `json:"subtotal_set"`
+	TotalTaxSet *wireMoneySet `json:"total_tax_set"`
+}
+
+// wireOrderAdjustment is refunded shipping or a refund discrepancy; negative amounts are
+// money refunded beyond the line items.
+type wireOrderAdjustment struct {
+	AmountSet    *wireMoneySet `json:"amount_set"`
+	TaxAmountSet *wireMoneySet `json:"tax_amount_set"`
 }
 
 // parseOrder decodes one order JSON object and normalizes it.
@@ -163,7 +194,7 @@ func normalizeOrder(shop string, w wireOrder) (channels.Order, error) {
 		o.LineItems = append(o.LineItems, l)
 	}
 	for i, r := range w.Refunds {
-		rf, err := normalizeRefund(r)
+		rf, err := normalizeRefund(r, w.Currency)
 		if err != nil {
 			return channels.Order{}, fmt.Errorf("refunds[%d]: %w", i, err)
 		}
@@ -200,10 +231,17 @@ func normalizeLineItem(li wireLineItem) (channels.LineItem, error) {
 	return l, nil
 }
 
-// normalizeRefund sums what a refund gave back: its successful "refund" transactions, or,
-// when the refund carries no transactions key at all, its refund_line_items subtotals. An
-// empty transactions array means nothing was paid back (a restock-only refund).
-func normalizeRefund(r wireRefund) (channels.Refund, error) {
+// normalizeRefund sums what a refund gave back, in the shop's currency (shopCurrency, ""
+// if unknown), the currency of every other amount of the order:
+//   - successful "refund" transactions, by their amount_set.shop_money when they carry it,
+//     else by their amount when it is in the shop's currency;
+//   - when a transaction moved presentment money only (a buyer who checked out in another
+//     currency), the refund's shop money from its refund_line_items (subtotal_set + total_tax_set)
+//     less its order_adjustments (refunded shipping and discrepancies are negative);
+//   - when the refund has no transactions key at all, its refund_line_items subtotals.
+//
+// An empty transactions array means nothing was paid back (a restock-only refund).
+func normalizeRefund(r wireRefund, shopCurrency string) (channels.Refund, error) {
 	if !isDigits(string(r.ID)) {
 		return channels.Refund{}, fmt.Errorf("field id: %q is not a numeric id", string(r.ID))
 	}
@@ -212,12 +250,9 @@ func normalizeRefund(r wireRefund) (channels.Refund, error) {
 	if rf.CreatedAt, err = parseTime("created_at", r.CreatedAt, true); err != nil {
 		return channels.Refund{}, err
 	}
-	if r.Transactions != nil {
-		for i, t := range r.Transactions {
-			if t.Kind != "refund" || t.Status != "success" {
-				continue
-			}
-			m, err := t.Amount.Micros(fmt.Sprintf("transactions[%d].amount", i))
+	if r.Transactions == nil {
+		for i, li := range r.RefundLineItems {
+			m, err := li.Subtotal.Micros(fmt.Sprintf("refund_line_items[%d].subtotal", i))
 			if err != nil {
 				return channels.Refund{}, err
 			}
@@ -225,14 +260,72 @@ func normalizeRefund(r wireRefund) (channels.Refund, error) {
 		}
 		return rf, nil
 	}
-	for i, li := range r.RefundLineItems {
-		m, err := li.Subtotal.Micros(fmt.Sprintf("refund_line_items[%d].subtotal", i))
+	foreign := false
+	for i, t := range r.Transactions {
+		if t.Kind != "refund" || t.Status != "success" {
+			continue
+		}
+		field := fmt.Sprintf("transactions[%d].amount", i)
+		m, ok, err := t.AmountSet.shopMicros(field + "_set")
 		if err != nil {
 			return channels.Refund{}, err
 		}
+		if !ok {
+			if t.Currency != "" && shopCurrency != "" && !strings.EqualFold(t.Currency, shopCurrency) {
+				foreign = true
+				continue
+			}
+			if m, err = t.Amount.Micros(field); err != nil {
+				return channels.Refund{}, err
+			}
+		}
 		rf.AmountMicros += m
 	}
+	if !foreign {
+		return rf, nil
+	}
+	shop, ok, err := refundShopMoney(r)
+	if err != nil {
+		return channels.Refund{}, err
+	}
+	if !ok {
+		return channels.Refund{}, fmt.Errorf("refund paid back in a currency other than the shop's %s, without shop money amounts", shopCurrency)
+	}
+	rf.AmountMicros = shop
 	return rf, nil
+}
+
+// refundShopMoney is a refund's amount in shop money from its line items and adjustments;
+// ok is false when no line item or adjustment carries a shop-money amount.
+func refundShopMoney(r wireRefund) (int64, bool, error) {
+	var total int64
+	found := false
+	add := func(set *wireMoneySet, field string, sign int64) error {
+		m, ok, err := set.shopMicros(field)
+		if err != nil {
+			return err
+		}
+		found = found || ok
+		total += sign * m
+		return nil
+	}
+	for i, li := range r.RefundLineItems {
+		if err := add(li.SubtotalSet, fmt.Sprintf("refund_line_items[%d].subtotal_set", i), 1); err != nil {
+			return 0, false, err
+		}
+		if err := add(li.TotalTaxSet, fmt.Sprintf("refund_line_items[%d].total_tax_set", i), 1); err != nil {
+			return 0, false, err
+		}
+	}
+	for i, a := range r.OrderAdjustments {
+		if err := add(a.AmountSet, fmt.Sprintf("order_adjustments[%d].amount_set", i), -1); err != nil {
+			return 0, false, err
+		}
+		if err := add(a.TaxAmountSet, fmt.Sprintf("order_adjustments[%d].tax_amount_set", i), -1); err != nil {
+			return 0, false, err
+		}
+	}
+	return total, found, nil
 }
 
 // HashEmail is the hex SHA-256 of the trimmed, lower-cased email, "" for no email. The

@@ -184,3 +184,36 @@ func TestHashEmail(t *testing.T) {
 		t.Error("email not normalized before hashing")
 	}
 }
+
+// TestRefundInShopCurrency: a refund is summed in the shop's currency whatever currency the
+// buyer paid in, from the transaction's shop money, or else the refund's line items and
+// adjustments.
+func TestRefundInShopCurrency(t *testing.T) {
+	const lines = `"refund_line_items":[{"subtotal":50.0,"subtotal_set":{"shop_money":{"amount":"50.00","currency_code":"USD"},"presentment_money":{"amount":"46.05","currency_code":"EUR"}},"total_tax_set":{"shop_money":{"amount":"4.44","currency_code":"USD"},"presentment_money":{"amount":"4.09","currency_code":"EUR"}}}],` +
+		`"order_adjustments":[{"amount":"-6.95","amount_set":{"shop_money":{"amount":"-6.95","currency_code":"USD"},"presentment_money":{"amount":"-6.40","currency_code":"EUR"}},"tax_amount_set":{"shop_money":{"amount":"0.00","currency_code":"USD"},"presentment_money":{"amount":"0.00","currency_code":"EUR"}}}]`
+	for _, tc := range []struct {
+		name, txs string
+		want      int64
+	}{
+		{"shop currency", `[{"kind":"refund","status":"success","amount":"61.39","currency":"USD"}]`, 61_390_000},
+		{"presentment currency, shop money from lines and adjustments", `[{"kind":"refund","status":"success","amount":"56.54","currency":"EUR"}]`, 61_390_000},
+		{"transaction shop money", `[{"kind":"refund","status":"success","amount":"56.54","currency":"EUR","amount_set":{"shop_money":{"amount":"61.40","currency_code":"USD"}}}]`, 61_400_000},
+		{"failed transaction ignored", `[{"kind":"refund","status":"failure","amount":"56.54","currency":"EUR"}]`, 0},
+		{"restock only", `[]`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"id":1,"order_id":2,"created_at":"2026-11-01T10:00:00-05:00","transactions":` + tc.txs + `,` + lines + `}`
+			_, r, err := ParseRefundWebhook([]byte(body), "USD")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.AmountMicros != tc.want {
+				t.Errorf("refunded %d micros, want %d", r.AmountMicros, tc.want)
+			}
+		})
+	}
+	body := `{"id":1,"order_id":2,"created_at":"2026-11-01T10:00:00-05:00","transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"EUR"}]}`
+	if _, _, err := ParseRefundWebhook([]byte(body), "USD"); err == nil {
+		t.Error("a foreign-currency refund without shop money was summed")
+	}
+}

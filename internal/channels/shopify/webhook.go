@@ -55,8 +55,9 @@ func ParseWebhookOrder(body []byte, shopDomain string) (channels.Order, error) {
 }
 
 // ParseRefundWebhook normalizes the body of a refunds/create webhook: one refund object with
-// its order_id and transactions.
-func ParseRefundWebhook(body []byte) (orderID string, refund channels.Refund, err error) {
+// its order_id and transactions. shopCurrency is the shop's currency, in which the refund is
+// summed (the body does not name it; transactions move the buyer's currency).
+func ParseRefundWebhook(body []byte, shopCurrency string) (orderID string, refund channels.Refund, err error) {
 	var w wireRefund
 	if err := json.Unmarshal(body, &w); err != nil {
 		return "", channels.Refund{}, fmt.Errorf("shopify refund webhook: decode: %v", err)
@@ -64,7 +65,7 @@ func ParseRefundWebhook(body []byte) (orderID string, refund channels.Refund, er
 	if !isDigits(string(w.OrderID)) {
 		return "", channels.Refund{}, fmt.Errorf("shopify refund webhook: field order_id: %q is not a numeric id", string(w.OrderID))
 	}
-	r, err := normalizeRefund(w)
+	r, err := normalizeRefund(w, shopCurrency)
 	if err != nil {
 		return "", channels.Refund{}, fmt.Errorf("shopify refund webhook: %w", err)
 	}

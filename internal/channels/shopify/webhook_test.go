@@ -65,7 +65,7 @@ func TestParseRefundWebhook(t *testing.T) {
 	  "refund_line_items":[{"id":1,"line_item_id":466157049,"quantity":1,"subtotal":199.0}],
 	  "transactions":[{"id":179259969,"order_id":450789469,"kind":"refund","gateway":"bogus","status":"success","amount":"41.94","currency":"USD"},
 	                  {"id":179259970,"kind":"refund","status":"pending","amount":"5.00"}]}`
-	orderID, r, err := ParseRefundWebhook([]byte(body))
+	orderID, r, err := ParseRefundWebhook([]byte(body), "USD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestParseRefundWebhook(t *testing.T) {
 		t.Errorf("refund = %s %+v", orderID, r)
 	}
 	for _, bad := range []string{`{"id":1,"created_at":"2024-01-12T09:00:00Z"}`, `{"id":1,"order_id":2}`, `[]`} {
-		if _, _, err := ParseRefundWebhook([]byte(bad)); err == nil {
+		if _, _, err := ParseRefundWebhook([]byte(bad), "USD"); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}

@@ -24,10 +24,17 @@ type Faults struct {
 	ServerStatus int `json:"server_status,omitempty"`
 	// InvalidToken answers every call with 401 and Shopify's invalid-token error.
 	InvalidToken bool `json:"invalid_token,omitempty"`
+	// ShopUnavailable answers every call with 402 (shop frozen for an unpaid bill) or 423
+	// (shop locked) until cleared; 0 is off.
+	ShopUnavailable int `json:"shop_unavailable,omitempty"`
 	// EmptyStore makes the store have no orders (shop.json still answers).
 	EmptyStore bool `json:"empty_store,omitempty"`
 	// HighUsage reports the call-limit bucket at 36/40 (90%).
 	HighUsage bool `json:"high_usage,omitempty"`
+	// StaleReadsAsOf makes orders.json and orders/count.json answer as the store stood at
+	// that time: a page read before later writes committed, which reaches the reader after
+	// them (a refund's webhook, say).
+	StaleReadsAsOf *time.Time `json:"stale_reads_as_of,omitempty"`
 }
 
 // RateLimitFault is a 429 to inject.
@@ -42,6 +49,10 @@ func (f Faults) clone() Faults {
 	if f.RateLimit != nil {
 		rl := *f.RateLimit
 		f.RateLimit = &rl
+	}
+	if f.StaleReadsAsOf != nil {
+		t := *f.StaleReadsAsOf
+		f.StaleReadsAsOf = &t
 	}
 	return f
 }
@@ -60,6 +71,9 @@ func (f *Faults) validate() error {
 		if v, err := strconv.ParseFloat(rl.RetryAfter, 64); err != nil || v < 0 || v > 60 {
 			return fmt.Errorf("rate_limit.retry_after %q must be seconds between 0 and 60", rl.RetryAfter)
 		}
+	}
+	if f.ShopUnavailable != 0 && f.ShopUnavailable != http.StatusPaymentRequired && f.ShopUnavailable != http.StatusLocked {
+		return fmt.Errorf("shop_unavailable %d is neither 402 nor 423", f.ShopUnavailable)
 	}
 	if f.ServerErrors < 0 {
 		return errors.New("server_errors must not be negative")
@@ -88,12 +102,15 @@ func (s *Server) Faults() Faults { return s.faultSwitch().Get() }
 // faultPatch is the body of POST /_sandbox/faults: keys present replace the current value,
 // keys absent keep it (null clears rate_limit).
 type faultPatch struct {
-	RateLimit    json.RawMessage `json:"rate_limit"` // not a pointer: see kit.PatchPointer
-	ServerErrors *int            `json:"server_errors"`
-	ServerStatus *int            `json:"server_status"`
-	InvalidToken *bool           `json:"invalid_token"`
-	EmptyStore   *bool           `json:"empty_store"`
-	HighUsage    *bool           `json:"high_usage"`
+	RateLimit       json.RawMessage `json:"rate_limit"` // not a pointer: see kit.PatchPointer
+	ServerErrors    *int            `json:"server_errors"`
+	ServerStatus    *int            `json:"server_status"`
+	InvalidToken    *bool           `json:"invalid_token"`
+	ShopUnavailable *int            `json:"shop_unavailable"`
+	EmptyStore      *bool           `json:"empty_store"`
+	HighUsage       *bool           `json:"high_usage"`
+	// StaleReadsAsOf is a JSON string, null clears it.
+	StaleReadsAsOf json.RawMessage `json:"stale_reads_as_of"`
 }
 
 func (s *Server) patchFaults(p faultPatch) (Faults, error) {
@@ -104,9 +121,10 @@ func (s *Server) patchFaults(p faultPatch) (Faults, error) {
 		kit.PatchValue(&f.ServerErrors, p.ServerErrors)
 		kit.PatchValue(&f.ServerStatus, p.ServerStatus)
 		kit.PatchValue(&f.InvalidToken, p.InvalidToken)
+		kit.PatchValue(&f.ShopUnavailable, p.ShopUnavailable)
 		kit.PatchValue(&f.EmptyStore, p.EmptyStore)
 		kit.PatchValue(&f.HighUsage, p.HighUsage)
-		return nil
+		return kit.PatchPointer(&f.StaleReadsAsOf, "stale_reads_as_of", p.StaleReadsAsOf)
 	})
 }
 
@@ -122,6 +140,10 @@ type RequestLog struct {
 	Limit        string   `json:"limit,omitempty"`
 	UpdatedAtMin string   `json:"updated_at_min,omitempty"`
 	Status       int      `json:"status"`
+	// Filter is the effective filter of an orders.json call: its own parameters, or those
+	// its page_info carries on. Orders is how many orders it returned.
+	Filter *listFilter `json:"filter,omitempty"`
+	Orders int         `json:"orders"`
 }
 
 // Requests returns the log of served API requests, oldest first (the last 10,000).
@@ -136,10 +158,12 @@ func (s *Server) ResetRequests() { s.reqs.Reset() }
 //
 //	GET    /_sandbox/faults                  the armed faults
 //	POST   /_sandbox/faults                  merge faults: {"rate_limit":{"times":2,"retry_after":"1.0"},
-//	                                         "server_errors":N,"server_status":503,"invalid_token":true,
-//	                                         "empty_store":true,"high_usage":true}
+//	                                         "server_errors":N,"server_status":503,"invalid_token":true,"shop_unavailable":402,
+//	                                         "empty_store":true,"high_usage":true,
+//	                                         "stale_reads_as_of":"2026-01-02T15:04:05Z"}
 //	DELETE /_sandbox/faults                  clear all faults
-//	GET    /_sandbox/requests                [{"time","method","path","params","page_info","limit","updated_at_min","status"}]
+//	GET    /_sandbox/requests                [{"time","method","path","params","page_info","limit","updated_at_min","status",
+//	                                         "filter","orders"}]
 //	DELETE /_sandbox/requests                empty the log
 //	GET    /_sandbox/today                   {"today":"YYYY-MM-DD","shop":...}
 //	GET    /_sandbox/totals?from&to          Totals (days inclusive, shop timezone)

@@ -124,6 +124,30 @@ type genOrder struct {
 	fulfilledAt *time.Time // fulfilled and closed
 	cancelAt    *time.Time
 	refunds     []genRefund
+
+	// presentment is the currency the buyer saw and paid in ("" = the shop's currency), and
+	// rateBP its price of one unit of shop currency in ten-thousandths: Shopify keeps both
+	// amounts of every price in the *_set fields, and refund transactions move presentment money.
+	presentment string
+	rateBP      int64
+}
+
+// presentmentCurrencies are the foreign currencies buyers check out in, with a fixed rate
+// per unit of shop currency (ten-thousandths).
+var presentmentCurrencies = []struct {
+	code   string
+	rateBP int64
+}{{"CAD", 13_650}, {"EUR", 9_210}, {"GBP", 7_890}}
+
+// pickPresentment decides an order's checkout currency from its own seed, so adding it
+// changed none of the other generated data.
+func pickPresentment(shop string, id int64) (string, int64) {
+	r := seeded(shop, "|presentment|", id)
+	if !r.Percent(15) {
+		return "", 0
+	}
+	c := presentmentCurrencies[r.Next()%uint64(len(presentmentCurrencies))]
+	return c.code, c.rateBP
 }
 
 // dayTimes is when the orders of a day are created, in order: a pure function of the shop and
@@ -244,6 +268,7 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 		r := seeded(shop, "|order|", id)
 		o := &genOrder{id: id, number: 1001 + dn*ordersPerDaySlot + int64(i), createdAt: created}
 		o.test = r.Percent(2)
+		o.presentment, o.rateBP = pickPresentment(shop, id)
 
 		// Customer: a guest, a returning customer (opened by an order of a past day), or new.
 		switch c := r.Between(0, 99); {

@@ -35,9 +35,6 @@ func (s *Server) mutate(orderID string, f func(o *order, ov *overlay, now time.T
 	if err := f(o, ov, now); err != nil {
 		return err
 	}
-	if now.After(ov.updatedAt) {
-		ov.updatedAt = now
-	}
 	s.overlays[id] = ov
 	return nil
 }
@@ -49,8 +46,8 @@ func (s *Server) EditOrder(orderID, newTotal string) error {
 	if err != nil || m < 0 {
 		return fmt.Errorf("total %q is not a non-negative amount", newTotal)
 	}
-	return s.mutate(orderID, func(_ *order, ov *overlay, _ time.Time) error {
-		ov.totalMicros = &m
+	return s.mutate(orderID, func(_ *order, ov *overlay, now time.Time) error {
+		ov.totalMicros, ov.editedAt = &m, now
 		return nil
 	})
 }

@@ -10,11 +10,12 @@ import (
 )
 
 // overlay is what admin mutations changed on an order.
+// Each change keeps its time, so the order can be seen as it stood before it.
 type overlay struct {
 	totalMicros *int64
+	editedAt    time.Time
 	refunds     []genRefund
 	cancelledAt *time.Time
-	updatedAt   time.Time
 }
 
 func (ov *overlay) clone() *overlay {
@@ -68,14 +69,20 @@ func view(g *genOrder, now time.Time, ov *overlay) *order {
 		}
 	}
 	if ov != nil {
-		if ov.totalMicros != nil {
+		if ov.totalMicros != nil && !ov.editedAt.After(now) {
 			o.totalMicros = *ov.totalMicros
+			bump(ov.editedAt)
 		}
-		if ov.cancelledAt != nil && o.cancelledAt == nil {
+		if ov.cancelledAt != nil && o.cancelledAt == nil && !ov.cancelledAt.After(now) {
 			o.cancelledAt = ov.cancelledAt
+			bump(*ov.cancelledAt)
 		}
-		o.refunds = append(o.refunds, ov.refunds...)
-		bump(ov.updatedAt)
+		for _, rf := range ov.refunds {
+			if !rf.at.After(now) {
+				o.refunds = append(o.refunds, rf)
+				bump(rf.at)
+			}
+		}
 	}
 	for _, rf := range o.refunds {
 		o.refundedMicros += rf.amountMicros
@@ -112,6 +119,7 @@ type orderJSON struct {
 	CreatedAt             string           `json:"created_at"`
 	Currency              string           `json:"currency"`
 	CurrentTotalPrice     string           `json:"current_total_price"`
+	CurrentTotalPriceSet  moneySet         `json:"current_total_price_set"`
 	CustomerLocale        string           `json:"customer_locale"`
 	DiscountCodes         []discountCode   `json:"discount_codes"`
 	Email                 *string          `json:"email"`
@@ -130,14 +138,19 @@ type orderJSON struct {
 	ReferringSite         *string          `json:"referring_site"`
 	SourceName            string           `json:"source_name"`
 	SubtotalPrice         string           `json:"subtotal_price"`
+	SubtotalPriceSet      moneySet         `json:"subtotal_price_set"`
 	Tags                  string           `json:"tags"`
 	TaxesIncluded         bool             `json:"taxes_included"`
 	Test                  bool             `json:"test"`
 	TotalDiscounts        string           `json:"total_discounts"`
+	TotalDiscountsSet     moneySet         `json:"total_discounts_set"`
 	TotalLineItemsPrice   string           `json:"total_line_items_price"`
+	TotalLineItemsSet     moneySet         `json:"total_line_items_price_set"`
 	TotalOutstanding      string           `json:"total_outstanding"`
 	TotalPrice            string           `json:"total_price"`
+	TotalPriceSet         moneySet         `json:"total_price_set"`
 	TotalTax              string           `json:"total_tax"`
+	TotalTaxSet           moneySet         `json:"total_tax_set"`
 	TotalWeight           int64            `json:"total_weight"`
 	UpdatedAt             string           `json:"updated_at"`
 	UserID                *int64           `json:"user_id"`
@@ -145,6 +158,62 @@ type orderJSON struct {
 	LineItems             []lineItemJSON   `json:"line_items"`
 	Refunds               []refundJSON     `json:"refunds"`
 	ShippingLines         []shippingLineJS `json:"shipping_lines"`
+}
+
+// moneyJSON and moneySet are Shopify's amount pairs: every price of an order in the shop's
+// currency (the unsuffixed fields) and in the currency the buyer checked out in.
+type moneyJSON struct {
+	Amount       string `json:"amount"`
+	CurrencyCode string `json:"currency_code"`
+}
+
+type moneySet struct {
+	ShopMoney        moneyJSON `json:"shop_money"`
+	PresentmentMoney moneyJSON `json:"presentment_money"`
+}
+
+// presentmentCurrency is the currency the buyer of g paid in.
+func (s *Server) presentmentCurrency(g *genOrder) string {
+	if g.presentment == "" {
+		return s.currency
+	}
+	return g.presentment
+}
+
+// presentmentMicros converts an amount of shop currency to g's presentment currency,
+// rounded to the cent as Shopify rounds converted prices.
+func presentmentMicros(g *genOrder, shopMicros int64) int64 {
+	if g.presentment == "" {
+		return shopMicros
+	}
+	v := shopMicros * g.rateBP / 10_000
+	if v >= 0 {
+		return (v + centMicros/2) / centMicros * centMicros
+	}
+	return -((-v + centMicros/2) / centMicros * centMicros)
+}
+
+func (s *Server) set(g *genOrder, shopMicros int64) moneySet {
+	return moneySet{
+		ShopMoney:        moneyJSON{Amount: moneyString(shopMicros), CurrencyCode: s.currency},
+		PresentmentMoney: moneyJSON{Amount: moneyString(presentmentMicros(g, shopMicros)), CurrencyCode: s.presentmentCurrency(g)},
+	}
+}
+
+// orderAdjustmentJSON is a refund's adjustment of the order's balance: refunded shipping
+// ("shipping_refund") and the difference between the refunded line items and the amount
+// actually paid back ("refund_discrepancy"). A negative amount is money refunded beyond the
+// line items.
+type orderAdjustmentJSON struct {
+	ID           int64    `json:"id"`
+	OrderID      int64    `json:"order_id"`
+	RefundID     int64    `json:"refund_id"`
+	Amount       string   `json:"amount"`
+	TaxAmount    string   `json:"tax_amount"`
+	Kind         string   `json:"kind"`
+	Reason       string   `json:"reason"`
+	AmountSet    moneySet `json:"amount_set"`
+	TaxAmountSet moneySet `json:"tax_amount_set"`
 }
 
 type discountCode struct {
@@ -181,6 +250,7 @@ type lineItemJSON struct {
 	Grams               int64    `json:"grams"`
 	Name                string   `json:"name"`
 	Price               string   `json:"price"`
+	PriceSet            moneySet `json:"price_set"`
 	ProductExists       bool     `json:"product_exists"`
 	ProductID           int64    `json:"product_id"`
 	Properties          []string `json:"properties"`
@@ -190,23 +260,24 @@ type lineItemJSON struct {
 	Taxable             bool     `json:"taxable"`
 	Title               string   `json:"title"`
 	TotalDiscount       string   `json:"total_discount"`
+	TotalDiscountSet    moneySet `json:"total_discount_set"`
 	VariantID           int64    `json:"variant_id"`
 	VariantTitle        string   `json:"variant_title"`
 	Vendor              string   `json:"vendor"`
 }
 
 type refundJSON struct {
-	ID                int64                `json:"id"`
-	AdminGraphqlAPIID string               `json:"admin_graphql_api_id"`
-	CreatedAt         string               `json:"created_at"`
-	Note              *string              `json:"note"`
-	OrderID           int64                `json:"order_id"`
-	ProcessedAt       string               `json:"processed_at"`
-	Restock           bool                 `json:"restock"`
-	UserID            *int64               `json:"user_id"`
-	OrderAdjustments  []any                `json:"order_adjustments"`
-	Transactions      []transactionJSON    `json:"transactions"`
-	RefundLineItems   []refundLineItemJSON `json:"refund_line_items"`
+	ID                int64                 `json:"id"`
+	AdminGraphqlAPIID string                `json:"admin_graphql_api_id"`
+	CreatedAt         string                `json:"created_at"`
+	Note              *string               `json:"note"`
+	OrderID           int64                 `json:"order_id"`
+	ProcessedAt       string                `json:"processed_at"`
+	Restock           bool                  `json:"restock"`
+	UserID            *int64                `json:"user_id"`
+	OrderAdjustments  []orderAdjustmentJSON `json:"order_adjustments"`
+	Transactions      []transactionJSON     `json:"transactions"`
+	RefundLineItems   []refundLineItemJSON  `json:"refund_line_items"`
 }
 
 type transactionJSON struct {
@@ -235,7 +306,9 @@ type refundLineItemJSON struct {
 	Quantity    int64        `json:"quantity"`
 	RestockType string       `json:"restock_type"`
 	Subtotal    json.Number  `json:"subtotal"`
+	SubtotalSet moneySet     `json:"subtotal_set"`
 	TotalTax    json.Number  `json:"total_tax"`
+	TotalTaxSet moneySet     `json:"total_tax_set"`
 	LineItem    lineItemJSON `json:"line_item"`
 }
 
@@ -254,7 +327,9 @@ func strp(s string) *string {
 	return &s
 }
 
-func cents(c int64) string { return money.FormatMicros(c * centMicros) }
+func cents(c int64) string { return moneyString(c * centMicros) }
+
+func moneyString(micros int64) string { return money.FormatMicros(micros) }
 
 func (s *Server) ts(t time.Time) string { return t.In(s.loc).Format(time.RFC3339) }
 
@@ -277,40 +352,46 @@ func (s *Server) renderOrder(o *order) orderJSON {
 		gateway = "bogus"
 	}
 	j := orderJSON{
-		ID:                  g.id,
-		AdminGraphqlAPIID:   gid("Order", g.id),
-		AppID:               580111,
-		Confirmed:           true,
-		ContactEmail:        strp(g.email),
-		CreatedAt:           s.ts(g.createdAt),
-		Currency:            s.currency,
-		CurrentTotalPrice:   money.FormatMicros(o.totalMicros - o.refundedMicros),
-		CustomerLocale:      "en",
-		DiscountCodes:       []discountCode{},
-		Email:               strp(g.email),
-		FinancialStatus:     o.financialStatus,
-		FulfillmentStatus:   strp(o.fulfillmentStatus),
-		LandingSite:         strp(g.landingSite),
-		Name:                "#" + strconv.FormatInt(g.number, 10),
-		NoteAttributes:      []nameValue{},
-		Number:              g.number - 1000,
-		OrderNumber:         g.number,
-		PaymentGatewayNames: []string{gateway},
-		PresentmentCurrency: s.currency,
-		ProcessedAt:         s.ts(g.createdAt),
-		ReferringSite:       strp(g.referringSite),
-		SourceName:          "web",
-		SubtotalPrice:       cents(g.subtotalCents),
-		Test:                g.test,
-		TotalDiscounts:      cents(g.discountCents),
-		TotalLineItemsPrice: cents(g.linesCents),
-		TotalOutstanding:    "0.00",
-		TotalPrice:          money.FormatMicros(o.totalMicros),
-		TotalTax:            cents(g.taxCents),
-		UpdatedAt:           s.ts(o.updatedAt),
-		LineItems:           []lineItemJSON{},
-		Refunds:             []refundJSON{},
-		ShippingLines:       []shippingLineJS{},
+		ID:                   g.id,
+		AdminGraphqlAPIID:    gid("Order", g.id),
+		AppID:                580111,
+		Confirmed:            true,
+		ContactEmail:         strp(g.email),
+		CreatedAt:            s.ts(g.createdAt),
+		Currency:             s.currency,
+		CurrentTotalPrice:    money.FormatMicros(o.totalMicros - o.refundedMicros),
+		CurrentTotalPriceSet: s.set(g, o.totalMicros-o.refundedMicros),
+		CustomerLocale:       "en",
+		DiscountCodes:        []discountCode{},
+		Email:                strp(g.email),
+		FinancialStatus:      o.financialStatus,
+		FulfillmentStatus:    strp(o.fulfillmentStatus),
+		LandingSite:          strp(g.landingSite),
+		Name:                 "#" + strconv.FormatInt(g.number, 10),
+		NoteAttributes:       []nameValue{},
+		Number:               g.number - 1000,
+		OrderNumber:          g.number,
+		PaymentGatewayNames:  []string{gateway},
+		PresentmentCurrency:  s.presentmentCurrency(g),
+		ProcessedAt:          s.ts(g.createdAt),
+		ReferringSite:        strp(g.referringSite),
+		SourceName:           "web",
+		SubtotalPrice:        cents(g.subtotalCents),
+		SubtotalPriceSet:     s.set(g, g.subtotalCents*centMicros),
+		Test:                 g.test,
+		TotalDiscounts:       cents(g.discountCents),
+		TotalDiscountsSet:    s.set(g, g.discountCents*centMicros),
+		TotalLineItemsPrice:  cents(g.linesCents),
+		TotalLineItemsSet:    s.set(g, g.linesCents*centMicros),
+		TotalOutstanding:     "0.00",
+		TotalPrice:           money.FormatMicros(o.totalMicros),
+		TotalPriceSet:        s.set(g, o.totalMicros),
+		TotalTax:             cents(g.taxCents),
+		TotalTaxSet:          s.set(g, g.taxCents*centMicros),
+		UpdatedAt:            s.ts(o.updatedAt),
+		LineItems:            []lineItemJSON{},
+		Refunds:              []refundJSON{},
+		ShippingLines:        []shippingLineJS{},
 	}
 	if o.cancelledAt != nil {
 		j.CancelledAt = s.tsp(o.cancelledAt)
@@ -332,7 +413,7 @@ func (s *Server) renderOrder(o *order) orderJSON {
 		j.BuyerAcceptsMarketing = c.id%3 == 0
 	}
 	for _, l := range g.lines {
-		li := s.renderLine(l, o.fulfillmentStatus)
+		li := s.renderLine(g, l, o.fulfillmentStatus)
 		j.LineItems = append(j.LineItems, li)
 		j.TotalWeight += li.Grams * li.Quantity
 	}
@@ -346,7 +427,7 @@ func (s *Server) renderOrder(o *order) orderJSON {
 	return j
 }
 
-func (s *Server) renderLine(l genLine, fulfillment string) lineItemJSON {
+func (s *Server) renderLine(g *genOrder, l genLine, fulfillment string) lineItemJSON {
 	fulfillable := l.qty
 	if fulfillment != "" {
 		fulfillable = 0
@@ -355,23 +436,28 @@ func (s *Server) renderLine(l genLine, fulfillment string) lineItemJSON {
 		ID: l.id, AdminGraphqlAPIID: gid("LineItem", l.id), FulfillableQuantity: fulfillable,
 		FulfillmentService: "manual", FulfillmentStatus: strp(fulfillment), GiftCard: l.p.grams == 0,
 		Grams: l.p.grams, Name: l.p.title + " - " + l.p.variantTitle, Price: cents(l.p.priceCents),
+		PriceSet: s.set(g, l.p.priceCents*centMicros), TotalDiscountSet: s.set(g, 0),
 		ProductExists: true, ProductID: l.p.id, Properties: []string{}, Quantity: l.qty,
 		RequiresShipping: l.p.grams > 0, SKU: l.p.sku, Taxable: true, Title: l.p.title,
 		TotalDiscount: "0.00", VariantID: l.p.variantID, VariantTitle: l.p.variantTitle, Vendor: "Demo Store",
 	}
 }
 
+// renderRefund renders a refund as the REST API does. Its transactions move presentment
+// money (the buyer's currency); refund_line_items and order_adjustments carry both amounts
+// in their *_set fields, and in shop money they add up to what the refund gave back:
+// line items (subtotal + tax) minus the adjustments (shipping refunded, discrepancy).
 func (s *Server) renderRefund(g *genOrder, rf genRefund, gateway string) refundJSON {
 	r := refundJSON{
 		ID: rf.id, AdminGraphqlAPIID: gid("Refund", rf.id), CreatedAt: s.ts(rf.at), Note: strp(rf.note),
 		OrderID: g.id, ProcessedAt: s.ts(rf.at), Restock: len(rf.lines) > 0,
-		OrderAdjustments: []any{}, Transactions: []transactionJSON{}, RefundLineItems: []refundLineItemJSON{},
+		OrderAdjustments: []orderAdjustmentJSON{}, Transactions: []transactionJSON{}, RefundLineItems: []refundLineItemJSON{},
 	}
 	tx := func(k int64, status, message string) transactionJSON {
 		id := transactionIDBase + (rf.id-refundIDBase)*4 + k
 		t := transactionJSON{
-			ID: id, AdminGraphqlAPIID: gid("OrderTransaction", id), Amount: money.FormatMicros(rf.amountMicros),
-			CreatedAt: s.ts(rf.at), Currency: s.currency, Gateway: gateway, Kind: "refund", Message: message,
+			ID: id, AdminGraphqlAPIID: gid("OrderTransaction", id), Amount: moneyString(presentmentMicros(g, rf.amountMicros)),
+			CreatedAt: s.ts(rf.at), Currency: s.presentmentCurrency(g), Gateway: gateway, Kind: "refund", Message: message,
 			OrderID: g.id, ProcessedAt: s.ts(rf.at), SourceName: "web", Status: status, Test: g.test,
 		}
 		if status != "success" {
@@ -383,14 +469,32 @@ func (s *Server) renderRefund(g *genOrder, rf genRefund, gateway string) refundJ
 		r.Transactions = append(r.Transactions, tx(0, "failure", "Refund could not be processed; retrying"))
 	}
 	r.Transactions = append(r.Transactions, tx(1, "success", "Transaction approved"))
+	var linesMicros int64
 	for k, idx := range rf.lines {
 		l := g.lines[idx]
 		sub := l.p.priceCents * l.qty
+		tax := (sub*taxRate + 50_000) / 100_000
+		linesMicros += (sub + tax) * centMicros
 		r.RefundLineItems = append(r.RefundLineItems, refundLineItemJSON{
 			ID: rf.id + int64(k) + 1, LineItemID: l.id, Quantity: l.qty, RestockType: "return",
-			Subtotal: json.Number(cents(sub)), TotalTax: json.Number(cents((sub*taxRate + 50_000) / 100_000)),
-			LineItem: s.renderLine(l, "fulfilled"),
+			Subtotal: json.Number(cents(sub)), SubtotalSet: s.set(g, sub*centMicros),
+			TotalTax: json.Number(cents(tax)), TotalTaxSet: s.set(g, tax*centMicros),
+			LineItem: s.renderLine(g, l, "fulfilled"),
 		})
+	}
+	adjust := func(k int64, kind, reason string, micros int64) {
+		r.OrderAdjustments = append(r.OrderAdjustments, orderAdjustmentJSON{
+			ID: rf.id + 100 + k, OrderID: g.id, RefundID: rf.id, Amount: moneyString(micros), TaxAmount: "0.00",
+			Kind: kind, Reason: reason, AmountSet: s.set(g, micros), TaxAmountSet: s.set(g, 0),
+		})
+	}
+	rest := rf.amountMicros - linesMicros // refunded beyond the line items
+	if len(rf.lines) == len(g.lines) && g.shippingCents > 0 && rest >= g.shippingCents*centMicros {
+		adjust(0, "shipping_refund", "Shipping refund", -g.shippingCents*centMicros)
+		rest -= g.shippingCents * centMicros
+	}
+	if rest != 0 {
+		adjust(1, "refund_discrepancy", "Refund discrepancy", -rest)
 	}
 	return r
 }

@@ -220,8 +220,12 @@ func (c *call) matching(f listFilter, empty bool) ([]*order, string, bool) {
 		return nil, field, desc
 	}
 	var out []*order
-	for _, o := range c.s.snapshot(c.s.now()) {
-		if f.match(o) {
+	at := c.s.now()
+	if asOf := c.s.Faults().StaleReadsAsOf; asOf != nil && asOf.Before(at) {
+		at = *asOf
+	}
+	for _, o := range c.s.snapshot(at) {
+		if f.match(o) && c.readable(o) {
 			out = append(out, o)
 		}
 	}
@@ -337,6 +341,7 @@ func (c *call) listOrders(empty bool) {
 		}
 	}
 	page := all[start:end]
+	c.filter, c.orders = &f, len(page)
 	orders := make([]any, 0, len(page))
 	for _, o := range page {
 		v, ok := c.withFields(c.s.renderOrder(o))

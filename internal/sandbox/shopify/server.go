@@ -13,6 +13,11 @@
 //	                                         financial_status; or limit, fields and page_info
 //	GET /admin/api/{ver}/orders/count.json  the same filters
 //	GET /admin/api/{ver}/orders/{id}.json
+//	GET /admin/oauth/access_scopes.json      the token's granted scopes
+//
+// Tokens carry scopes. Config.Token (DefaultToken) is granted read_orders, read_all_orders
+// and read_customers; LimitedToken lacks read_all_orders, and with it the order endpoints
+// silently leave out the orders created more than 60 days ago, as Shopify does.
 //
 // Admin endpoints (no token): see admin.go. Webhooks: see webhook.go.
 package shopify
@@ -34,6 +39,20 @@ import (
 // DefaultToken is the valid access token of the default configuration.
 const DefaultToken = "sandbox-shopify-token"
 
+// LimitedToken is a valid access token without the read_all_orders scope: it reads only the
+// last 60 days of orders.
+const LimitedToken = "sandbox-shopify-token-60-days"
+
+// Scopes.
+const (
+	ScopeReadOrders    = "read_orders"
+	ScopeReadAllOrders = "read_all_orders"
+	ScopeReadCustomers = "read_customers"
+)
+
+// recentOrdersDays is how far back a token without read_all_orders reads orders.
+const recentOrdersDays = 60
+
 // DemoShopDomain is the shop of the default configuration.
 const DemoShopDomain = "demo-store.myshopify.com"
 
@@ -48,6 +67,13 @@ const APIVersion = "2024-10"
 
 // InvalidTokenMessage is Shopify's 401 message.
 const InvalidTokenMessage = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+// FrozenShopMessage is Shopify's 402 message: the shop is frozen for an unpaid bill.
+const FrozenShopMessage = "Unavailable Shop"
+
+// LockedShopMessage is Shopify's 423 message: the shop is locked (by Shopify, or its
+// owner paused it).
+const LockedShopMessage = "This shop is unavailable"
 
 // RateLimitMessage is Shopify's 429 message.
 const RateLimitMessage = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
@@ -222,7 +248,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := kit.NewStatusRecorder(w)
-	s.serveAPI(rec, r)
+	served := s.serveAPI(rec, r)
 	q := r.URL.Query()
 	params := make([]string, 0, len(q))
 	for k := range q {
@@ -232,7 +258,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.reqs.Add(RequestLog{
 		Time: s.now().UTC(), Method: r.Method, Path: r.URL.Path, Params: params,
 		PageInfo: q.Get("page_info"), Limit: q.Get("limit"), UpdatedAtMin: q.Get("updated_at_min"),
-		Status: rec.Status,
+		Status: rec.Status, Filter: served.filter, Orders: served.orders,
 	})
 }
 
@@ -243,63 +269,60 @@ type call struct {
 	r    *http.Request
 	seq  int64
 	used int // call-limit bucket level reported
+	// scopes are the access token's.
+	scopes []string
+	// filter and orders are what an orders.json call read, for the request log.
+	filter *listFilter
+	orders int
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+// served is what the request log keeps of a call beyond the request.
+type served struct {
+	filter *listFilter
+	orders int
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) served {
+	c := s.newCall(w, r)
+	c.serve()
+	return served{filter: c.filter, orders: c.orders}
+}
+
+func (s *Server) newCall(w http.ResponseWriter, r *http.Request) *call {
 	s.mu.Lock()
 	s.calls++
 	c := &call{s: s, w: w, r: r, seq: s.calls}
 	s.mu.Unlock()
+	return c
+}
+
+func (c *call) serve() {
+	s, w, r := c.s, c.w, c.r
 	c.used = 1 + int(c.seq%4)
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.URL.Path == "/admin/oauth/access_scopes.json" && r.Method == http.MethodGet {
+		if c.authorize() && !c.faulted() {
+			handles := make([]map[string]string, 0, len(c.scopes))
+			for _, sc := range c.scopes {
+				handles = append(handles, map[string]string{"handle": sc})
+			}
+			c.json(http.StatusOK, map[string]any{"access_scopes": handles})
+		}
+		return
+	}
 	if len(segs) < 4 || segs[0] != "admin" || segs[1] != "api" || !versionRE.MatchString(segs[2]) {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
 	}
 	w.Header().Set("X-Shopify-API-Version", segs[2])
-	if r.Header.Get("X-Shopify-Access-Token") != s.token {
-		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
+	if !c.authorize() {
 		return
 	}
 
-	// Faults.
-	s.mu.Lock()
-	f := &s.faults
-	if f.HighUsage {
-		c.used = bucketCapacity * 9 / 10
-	}
-	invalid, empty := f.InvalidToken, f.EmptyStore
-	var rl *RateLimitFault
-	serverStatus := 0
-	switch {
-	case invalid:
-	case f.RateLimit != nil && f.RateLimit.Times > 0:
-		cp := *f.RateLimit
-		rl = &cp
-		if f.RateLimit.Times--; f.RateLimit.Times == 0 {
-			f.RateLimit = nil
-		}
-	case f.ServerErrors > 0:
-		f.ServerErrors--
-		serverStatus = f.ServerStatus
-		if serverStatus == 0 {
-			serverStatus = http.StatusInternalServerError
-		}
-	}
-	s.mu.Unlock()
-	switch {
-	case invalid:
-		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
-		return
-	case rl != nil:
-		c.used = bucketCapacity
-		w.Header().Set("Retry-After", rl.RetryAfter)
-		c.fail(http.StatusTooManyRequests, RateLimitMessage)
-		return
-	case serverStatus != 0:
-		c.fail(serverStatus, http.StatusText(serverStatus))
+	if c.faulted() {
 		return
 	}
+	empty := s.Faults().EmptyStore
 
 	if r.Method != http.MethodGet {
 		c.fail(http.StatusNotFound, "Not Found")
@@ -317,6 +340,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		var o *order
 		if ok && !empty {
 			o, ok = s.lookup(id, s.now())
+			ok = ok && c.readable(o)
 		}
 		if !ok || empty {
 			c.fail(http.StatusNotFound, "Not Found")
@@ -330,6 +354,78 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		c.fail(http.StatusNotFound, "Not Found")
 	}
+}
+
+// authorize checks the access token and keeps its scopes; false means a 401 was written.
+func (c *call) authorize() bool {
+	switch c.r.Header.Get("X-Shopify-Access-Token") {
+	case c.s.token:
+		c.scopes = []string{ScopeReadOrders, ScopeReadAllOrders, ScopeReadCustomers}
+	case LimitedToken:
+		c.scopes = []string{ScopeReadOrders, ScopeReadCustomers}
+	default:
+		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
+		return false
+	}
+	return true
+}
+
+// readable reports whether the token may see o: without read_all_orders, Shopify leaves
+// out, silently, the orders created more than 60 days ago.
+func (c *call) readable(o *order) bool {
+	for _, sc := range c.scopes {
+		if sc == ScopeReadAllOrders {
+			return true
+		}
+	}
+	return !o.g.createdAt.Before(c.s.now().AddDate(0, 0, -recentOrdersDays))
+}
+
+// faulted serves the armed faults that answer in place of the API; true means it wrote the
+// answer.
+func (c *call) faulted() bool {
+	s, w := c.s, c.w
+	s.mu.Lock()
+	f := &s.faults
+	if f.HighUsage {
+		c.used = bucketCapacity * 9 / 10
+	}
+	invalid, unavailable := f.InvalidToken, f.ShopUnavailable
+	var rl *RateLimitFault
+	serverStatus := 0
+	switch {
+	case invalid || unavailable != 0:
+	case f.RateLimit != nil && f.RateLimit.Times > 0:
+		cp := *f.RateLimit
+		rl = &cp
+		if f.RateLimit.Times--; f.RateLimit.Times == 0 {
+			f.RateLimit = nil
+		}
+	case f.ServerErrors > 0:
+		f.ServerErrors--
+		serverStatus = f.ServerStatus
+		if serverStatus == 0 {
+			serverStatus = http.StatusInternalServerError
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case invalid:
+		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
+	case unavailable == http.StatusPaymentRequired:
+		c.fail(http.StatusPaymentRequired, FrozenShopMessage)
+	case unavailable == http.StatusLocked:
+		c.fail(http.StatusLocked, LockedShopMessage)
+	case rl != nil:
+		c.used = bucketCapacity
+		w.Header().Set("Retry-After", rl.RetryAfter)
+		c.fail(http.StatusTooManyRequests, RateLimitMessage)
+	case serverStatus != 0:
+		c.fail(serverStatus, http.StatusText(serverStatus))
+	default:
+		return false
+	}
+	return true
 }
 
 func (c *call) json(status int, v any) {

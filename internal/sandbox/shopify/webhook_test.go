@@ -127,7 +127,7 @@ func TestWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	d4 := <-rcv.got
-	orderID, refund, err := conn.ParseRefundWebhook(d4.body)
+	orderID, refund, err := conn.ParseRefundWebhook(d4.body, "USD")
 	if err != nil || orderID != id || refund.RefundID != rid || refund.AmountMicros != o.TotalMicros || !d4.verified {
 		t.Errorf("refund webhook: %s %+v %v", orderID, refund, err)
 	}
