@@ -20,8 +20,9 @@ var orderStageColumns = []string{
 
 // MergeOrders upserts orders on their natural key (workspace, shop, order id), replaces the
 // line items of every order it wrote and adds the refunds of every order it read. It
-// returns the number of orders written and the highest updated_at among the input. Call it
-// at most once per transaction.
+// returns the number of orders written and the highest updated_at among the input. It also
+// upserts the store's record of each order's customer (newer updated_at wins). Call it at
+// most once per transaction.
 //
 // Two versions of an order never let the older one win:
 //   - a version with an older updated_at than the stored one (a page read before a webhook
@@ -125,6 +126,9 @@ func MergeOrders(ctx context.Context, tx pgx.Tx, workspaceID, connectionID strin
 		}
 	}
 	if err := addRefunds(ctx, tx, workspaceID, orders, written); err != nil {
+		return 0, maxUpdated, err
+	}
+	if err := upsertCustomers(ctx, tx, workspaceID, connectionID, orders); err != nil {
 		return 0, maxUpdated, err
 	}
 	return int64(len(written)), maxUpdated, nil

@@ -144,3 +144,49 @@ func TestMergeOrdersRefundsAccumulate(t *testing.T) {
 	merge(order(t1.Add(2*time.Hour), "partially_refunded", r1, r2))
 	check("same second, same refunds", "partially_refunded", 12_000_000, 2)
 }
+
+// TestMergeOrdersUpsertsCustomers: the customer record read with an order is stored in the
+// same merge; an older record never replaces a newer one, whatever order they come in.
+func TestMergeOrdersUpsertsCustomers(t *testing.T) {
+	st, _ := testdb.New(t)
+	ctx := context.Background()
+	ws, err := st.CreateWorkspace(ctx, "Shop", "USD", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := st.CreateConnection(ctx, store.NewConnection{WorkspaceID: ws.ID, Channel: "shopify",
+		ExternalAccountID: "demo.myshopify.com", TokenCiphertext: []byte{1}, Timezone: "UTC", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	order := func(id string, at time.Time, email string) channels.Order {
+		return channels.Order{ShopDomain: "demo.myshopify.com", OrderID: id, CreatedAt: at, UpdatedAt: at, Currency: "USD",
+			CustomerID: "c1", Customer: &channels.Customer{ID: "c1", EmailSHA256: email, CreatedAt: opened, UpdatedAt: at, OrdersCount: -1}}
+	}
+	for _, step := range []struct {
+		orders    []channels.Order
+		wantEmail string
+	}{
+		{[]channels.Order{order("1", t0, "old")}, "old"},
+		{[]channels.Order{order("2", t0.Add(time.Hour), "new"), order("3", t0.Add(30*time.Minute), "mid")}, "new"},
+		{[]channels.Order{order("1", t0, "old")}, "new"},
+	} {
+		if err := st.InTx(ctx, func(tx pgx.Tx) error {
+			_, _, err := store.MergeOrders(ctx, tx, ws.ID, conn.ID, step.orders)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		var email string
+		var created time.Time
+		if err := st.Pool.QueryRow(ctx, `SELECT count(*) OVER (), email_sha256, created_at FROM customers`).Scan(&n, &email, &created); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || email != step.wantEmail || !created.Equal(opened) {
+			t.Fatalf("customers %d, email %q, created %s; want 1 %q %s", n, email, created, step.wantEmail, opened)
+		}
+	}
+}

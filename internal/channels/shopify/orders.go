@@ -45,10 +45,14 @@ type noteAttribute struct {
 }
 
 // wireCustomer may be null (guest checkout) or redacted to {} without Protected Customer
-// Data access.
+// Data access. Since API version 2022-04 the customer embedded in an order no longer
+// carries orders_count, total_spent or last_order_id (they stay on the Customer resource
+// only): the order gives the record's id, email, created_at and updated_at.
 type wireCustomer struct {
-	ID    jsonx.Text `json:"id"`
-	Email string     `json:"email"`
+	ID        jsonx.Text `json:"id"`
+	Email     string     `json:"email"`
+	CreatedAt string     `json:"created_at"`
+	UpdatedAt string     `json:"updated_at"`
 }
 
 type wireLineItem struct {
@@ -183,6 +187,9 @@ func normalizeOrder(shop string, w wireOrder) (channels.Order, error) {
 		if strings.TrimSpace(email) == "" {
 			email = w.Customer.Email
 		}
+		if o.Customer, err = normalizeCustomer(*w.Customer); err != nil {
+			return channels.Order{}, err
+		}
 	}
 	o.EmailSHA256 = HashEmail(email)
 	o.UTMSource, o.UTMMedium, o.UTMCampaign = orderUTMs(w.LandingSite, w.NoteAttributes)
@@ -202,6 +209,27 @@ func normalizeOrder(shop string, w wireOrder) (channels.Order, error) {
 		o.RefundedMicros += rf.AmountMicros
 	}
 	return o, nil
+}
+
+// normalizeCustomer is the store's record of the order's customer, nil when the order
+// carries none usable (redacted, or without a creation time). The orders count is unknown
+// (-1): the embedded customer no longer carries it.
+func normalizeCustomer(w wireCustomer) (*channels.Customer, error) {
+	if w.ID == "" || w.CreatedAt == "" {
+		return nil, nil
+	}
+	c := &channels.Customer{ID: string(w.ID), EmailSHA256: HashEmail(w.Email), OrdersCount: -1}
+	var err error
+	if c.CreatedAt, err = parseTime("customer.created_at", w.CreatedAt, true); err != nil {
+		return nil, err
+	}
+	if c.UpdatedAt, err = parseTime("customer.updated_at", w.UpdatedAt, false); err != nil {
+		return nil, err
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	return c, nil
 }
 
 func normalizeLineItem(li wireLineItem) (channels.LineItem, error) {

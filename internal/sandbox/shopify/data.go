@@ -287,6 +287,17 @@ func genDay(shop string, day time.Time, loc *time.Location) []*genOrder {
 		default:
 			o.customer = customerFor(shop, dn, i, created)
 		}
+		if o.customer == nil && o.email != "" {
+			// A guest checkout with the email of an existing account (the buyer did not
+			// log in): the email hash joins it to the account. Its own seed, so nothing
+			// else generated changes.
+			gr := seeded(shop, "|guest-account|", id)
+			if gr.Percent(30) {
+				back := gr.Between(1, maxReturningDays)
+				slot := int(gr.Between(0, returningSlots-1))
+				o.email = customerFor(shop, dn-back, slot, dayTimes(shop, day.AddDate(0, 0, -int(back)), loc)[slot]).email
+			}
+		}
 		if o.customer != nil {
 			o.email = o.customer.email
 			if r.Percent(8) { // typed differently at checkout: the hash must not care
