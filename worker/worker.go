@@ -4,6 +4,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -32,6 +33,9 @@ type Workers struct {
 	all []sdkworker.Worker
 }
 
+// heartbeatSendInterval is the longest a recorded heartbeat waits before it is sent.
+const heartbeatSendInterval = 5 * time.Second
+
 // New creates the workers: one on the "sync" queue for workflows and bookkeeping
 // activities, and one per channel queue for the activities that call the provider.
 func New(c client.Client, acts *activities.Sync, o Options) *Workers {
@@ -57,6 +61,10 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 		cw := sdkworker.New(c, workflows.ChannelTaskQueue(string(ch)), sdkworker.Options{
 			TaskQueueActivitiesPerSecond: rate,
 			Interceptors:                 o.Interceptors,
+			// The SDK sends a heartbeat at most every 0.8 x the heartbeat timeout (16 s of
+			// SyncWindow's 20 s), which leaves a busy worker 4 s before Temporal presumes the
+			// attempt dead and starts a second one. SyncWindow heartbeats every 5 s; send them.
+			MaxHeartbeatThrottleInterval: heartbeatSendInterval,
 		})
 		cw.RegisterActivityWithOptions(acts.SyncWindow, activity.RegisterOptions{Name: "SyncWindow"})
 		w.all = append(w.all, cw)
