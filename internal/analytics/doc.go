@@ -58,7 +58,9 @@
 //     before it cannot be ruled out. The second rule errs toward "returning": a new
 //     customer counted as returning makes CAC look dearer, the safe side for spend
 //     decisions. A person without a store record (guests, customers not yet read) is judged
-//     on the orders we hold alone.
+//     on the orders we hold alone. For Shopify the second rule is the one that applies:
+//     the customer embedded in an order has carried no orders_count since API 2022-04, so
+//     the connector stores -1 and the customer's created_at decides.
 //   - New customers of a range = the persons, not returning, whose first order was created
 //     in the range. Each person is new at most once, so buckets of a time series add up.
 //
