@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,11 +32,18 @@ func upsertCustomers(ctx context.Context, tx pgx.Tx, workspaceID, connectionID s
 	if len(newest) == 0 {
 		return nil
 	}
+	// Rows are written in key order, so concurrent pages (backfill windows run side by side)
+	// lock shared customers in the same order and never deadlock.
+	keys := make([]key, 0, len(newest))
+	for k := range newest {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.shop, b.shop), cmp.Compare(a.id, b.id)) })
 	var shops, ids, emails []string
 	var created, updated []time.Time
 	var counts []int64
-	for k, o := range newest {
-		c := o.Customer
+	for _, k := range keys {
+		c := newest[k].Customer
 		shops, ids, emails = append(shops, k.shop), append(ids, k.id), append(emails, c.EmailSHA256)
 		created, updated, counts = append(created, c.CreatedAt), append(updated, c.UpdatedAt), append(counts, c.OrdersCount)
 	}
@@ -43,6 +52,7 @@ func upsertCustomers(ctx context.Context, tx pgx.Tx, workspaceID, connectionID s
 		SELECT $1, $2, u.shop, u.id, u.email, u.created, u.updated, u.orders, now()
 		FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bigint[])
 			AS u(shop, id, email, created, updated, orders)
+		ORDER BY u.shop, u.id
 		ON CONFLICT ON CONSTRAINT customers_natural_key DO UPDATE SET
 			connection_id = EXCLUDED.connection_id, email_sha256 = EXCLUDED.email_sha256,
 			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
