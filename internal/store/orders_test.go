@@ -12,7 +12,9 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
 )
 
-func TestMergeOrdersIsIdempotentAndKeepsNewestVersion(t *testing.T) {
+// newShop is a fresh database with one workspace and its Shopify connection.
+func newShop(t *testing.T) (*store.Store, store.Workspace, store.Connection) {
+	t.Helper()
 	st, _ := testdb.New(t)
 	ctx := context.Background()
 	ws, err := st.CreateWorkspace(ctx, "Shop", "USD", "UTC")
@@ -24,6 +26,12 @@ func TestMergeOrdersIsIdempotentAndKeepsNewestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, ws, conn
+}
+
+func TestMergeOrdersIsIdempotentAndKeepsNewestVersion(t *testing.T) {
+	st, ws, conn := newShop(t)
+	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	order := func(updated time.Time, total int64, refunds ...channels.Refund) channels.Order {
 		return channels.Order{ShopDomain: "demo.myshopify.com", OrderID: "1001", Name: "#1001", CreatedAt: t0, UpdatedAt: updated,
@@ -83,17 +91,8 @@ func TestMergeOrdersIsIdempotentAndKeepsNewestVersion(t *testing.T) {
 // and of two versions with the same updated_at second the one with fewer refunds (read
 // before the refund) does not replace the stored one.
 func TestMergeOrdersRefundsAccumulate(t *testing.T) {
-	st, _ := testdb.New(t)
+	st, ws, conn := newShop(t)
 	ctx := context.Background()
-	ws, err := st.CreateWorkspace(ctx, "Shop", "USD", "UTC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := st.CreateConnection(ctx, store.NewConnection{WorkspaceID: ws.ID, Channel: "shopify",
-		ExternalAccountID: "demo.myshopify.com", TokenCiphertext: []byte{1}, Timezone: "UTC", Currency: "USD"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	r1 := channels.Refund{RefundID: "r1", CreatedAt: t0.Add(time.Hour), AmountMicros: 5_000_000}
 	r2 := channels.Refund{RefundID: "r2", CreatedAt: t0.Add(2 * time.Hour), AmountMicros: 7_000_000}
@@ -148,17 +147,8 @@ func TestMergeOrdersRefundsAccumulate(t *testing.T) {
 // TestMergeOrdersUpsertsCustomers: the customer record read with an order is stored in the
 // same merge; an older record never replaces a newer one, whatever order they come in.
 func TestMergeOrdersUpsertsCustomers(t *testing.T) {
-	st, _ := testdb.New(t)
+	st, ws, conn := newShop(t)
 	ctx := context.Background()
-	ws, err := st.CreateWorkspace(ctx, "Shop", "USD", "UTC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := st.CreateConnection(ctx, store.NewConnection{WorkspaceID: ws.ID, Channel: "shopify",
-		ExternalAccountID: "demo.myshopify.com", TokenCiphertext: []byte{1}, Timezone: "UTC", Currency: "USD"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	opened := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	order := func(id string, at time.Time, email string) channels.Order {

@@ -143,19 +143,12 @@ func (s *Server) adminFoldOther(w http.ResponseWriter, r *http.Request) {
 	if body.PropertyID == "" {
 		body.PropertyID = DemoPropertyID
 	}
-	if (body.Date == "") == (body.DaysAgo == nil) {
-		kit.WriteError(w, http.StatusBadRequest, "fold_other: give exactly one of date and days_ago")
+	date, err := kit.AdminDay("fold_other", body.Date, body.DaysAgo, func() (string, error) { return s.Today(body.PropertyID) })
+	if err != nil {
+		kit.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if body.DaysAgo != nil {
-		today, err := s.Today(body.PropertyID)
-		if err != nil {
-			kit.WriteError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		d, _ := time.Parse(dateLayout, today)
-		body.Date = d.AddDate(0, 0, -*body.DaysAgo).Format(dateLayout)
-	}
+	body.Date = date
 	keep := DefaultFoldKeep
 	if body.Keep != nil {
 		keep = *body.Keep

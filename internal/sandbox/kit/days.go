@@ -30,11 +30,20 @@ func History(now time.Time, loc *time.Location, days int) (start, today time.Tim
 // days before today() (asked only then, as it fails for an unknown account). percentKey
 // names the sandbox's percent key in the error when it is missing.
 func RestateDay(date string, daysAgo, percent *int, percentKey string, today func() (string, error)) (string, error) {
-	if (date == "") == (daysAgo == nil) {
-		return "", errors.New("restate: give exactly one of date and days_ago")
-	}
 	if percent == nil {
+		if (date == "") == (daysAgo == nil) {
+			return "", errors.New("restate: give exactly one of date and days_ago")
+		}
 		return "", fmt.Errorf("restate: %s is required", percentKey)
+	}
+	return AdminDay("restate", date, daysAgo, today)
+}
+
+// AdminDay resolves the day an admin request names, either as a date or as days_ago
+// counted back from today; what prefixes its errors ("restate", "fold_other").
+func AdminDay(what, date string, daysAgo *int, today func() (string, error)) (string, error) {
+	if (date == "") == (daysAgo == nil) {
+		return "", fmt.Errorf("%s: give exactly one of date and days_ago", what)
 	}
 	if daysAgo == nil {
 		return date, nil
