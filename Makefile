@@ -12,11 +12,15 @@ export GOBIN := $(BIN)
 # `go install` can build (Server 1.29.1, Web UI 2.42.1 embedded); it takes ~3 minutes once.
 TEMPORAL_CLI_VERSION := v1.5.1
 WORKFLOWCHECK_VERSION := v0.6.0
+# mailpit catches every email locally: SMTP on :1025, web UI and API on :8025.
+MAILPIT_VERSION := v1.33.1
 
 TEMPORAL := $(BIN)/temporal
 WORKFLOWCHECK := $(BIN)/workflowcheck
 TEMPORAL_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
 WORKFLOWCHECK_STAMP := $(BIN)/.workflowcheck-$(WORKFLOWCHECK_VERSION)
+MAILPIT := $(BIN)/mailpit
+MAILPIT_STAMP := $(BIN)/.mailpit-$(MAILPIT_VERSION)
 
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/omnitrackiq?sslmode=disable
 export DATABASE_URL
@@ -33,7 +37,7 @@ help:
 	@echo "make lint   gofmt, go vet and workflowcheck"
 	@echo "make bench  measure the COPY -> stage -> merge load path (bench/RESULTS.md)"
 
-tools: $(TEMPORAL_STAMP) $(WORKFLOWCHECK_STAMP)
+tools: $(TEMPORAL_STAMP) $(WORKFLOWCHECK_STAMP) $(MAILPIT_STAMP)
 
 $(TEMPORAL_STAMP):
 	@mkdir -p $(BIN)
@@ -44,6 +48,12 @@ $(TEMPORAL_STAMP):
 $(WORKFLOWCHECK_STAMP):
 	@mkdir -p $(BIN)
 	go install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+	@touch $@
+
+$(MAILPIT_STAMP):
+	@mkdir -p $(BIN)
+	@echo "installing mailpit $(MAILPIT_VERSION) into ./bin (first time only, ~1 min)"
+	go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 	@touch $@
 
 build:
@@ -62,7 +72,7 @@ lint: tools
 	$(WORKFLOWCHECK) ./workflows/...
 
 test: tools postgres lint
-	TEMPORAL_CLI=$(TEMPORAL) go test $(GO_TEST_FLAGS) ./...
+	TEMPORAL_CLI=$(TEMPORAL) MAILPIT=$(MAILPIT) go test $(GO_TEST_FLAGS) ./...
 
 bench: postgres
 	bench/run.sh

@@ -9,7 +9,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/config"
+	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -29,6 +32,12 @@ type Deps struct {
 	// ShopifyWebhookSecret verifies Shopify webhook signatures (the app's client secret).
 	ShopifyWebhookSecret []byte
 	Logger               *slog.Logger
+	// Tokens verifies users' access tokens. Nil means only API keys authenticate.
+	Tokens *auth.Tokens
+	// Mailer sends invites, password resets and notices.
+	Mailer notify.Mailer
+	// Identity is the identity part of the configuration (signup mode, public URLs, OAuth clients).
+	Identity config.Identity
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.
@@ -53,11 +62,21 @@ const maxBodyBytes = 16 << 10
 
 type server struct {
 	Deps
-	log *slog.Logger
+	log      *slog.Logger
+	policies []RoutePolicy
 }
 
+// Router is the API's handler; Policies lists every route with its access rule.
+type Router struct {
+	*gin.Engine
+	policies []RoutePolicy
+}
+
+// Policies returns every registered route and its policy, in registration order.
+func (r *Router) Policies() []RoutePolicy { return append([]RoutePolicy(nil), r.policies...) }
+
 // NewRouter returns the API's handler.
-func NewRouter(d Deps) *gin.Engine {
+func NewRouter(d Deps) *Router {
 	s := &server{Deps: d, log: d.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -83,21 +102,24 @@ func NewRouter(d Deps) *gin.Engine {
 	// handler reads itself under its own size limit.
 	r.POST("/webhooks/shopify", s.shopifyWebhook)
 
-	v1 := r.Group("/v1", limitBody, s.authenticate)
-	v1.POST("/connections", s.createConnection)
-	v1.GET("/connections", s.listConnections)
-	v1.GET("/connections/:id", s.getConnection)
-	v1.POST("/connections/:id/syncs", s.triggerSync)
-	v1.POST("/connections/:id/backfills", s.startBackfill)
-	v1.GET("/connections/:id/schedule", s.getSchedule)
-	v1.PATCH("/connections/:id/schedule", s.updateSchedule)
-	v1.POST("/connections/:id/schedule/trigger", s.triggerSchedule)
-	v1.POST("/syncs", s.startWorkspaceSync)
-	v1.GET("/syncs/:workflow_id", s.getSync)
-	v1.GET("/metrics/summary", s.metricsSummary)
-	v1.GET("/metrics/campaigns", s.metricsCampaigns)
-	v1.GET("/metrics/timeseries", s.metricsTimeseries)
-	v1.GET("/metrics/channels", s.metricsChannels)
-	v1.GET("/orders", s.listOrders)
-	return r
+	v1 := r.Group("/v1", limitBody)
+	read := Policy{Access: Scoped, Action: auth.ReadData}
+	runs := Policy{Access: Scoped, Action: auth.RunSyncs}
+	manage := Policy{Access: Scoped, Action: auth.ManageConnections}
+	s.handle(v1, "POST", "/connections", manage, s.createConnection)
+	s.handle(v1, "GET", "/connections", read, s.listConnections)
+	s.handle(v1, "GET", "/connections/:id", read, s.getConnection)
+	s.handle(v1, "POST", "/connections/:id/syncs", runs, s.triggerSync)
+	s.handle(v1, "POST", "/connections/:id/backfills", runs, s.startBackfill)
+	s.handle(v1, "GET", "/connections/:id/schedule", read, s.getSchedule)
+	s.handle(v1, "PATCH", "/connections/:id/schedule", manage, s.updateSchedule)
+	s.handle(v1, "POST", "/connections/:id/schedule/trigger", runs, s.triggerSchedule)
+	s.handle(v1, "POST", "/syncs", runs, s.startWorkspaceSync)
+	s.handle(v1, "GET", "/syncs/:workflow_id", read, s.getSync)
+	s.handle(v1, "GET", "/metrics/summary", read, s.metricsSummary)
+	s.handle(v1, "GET", "/metrics/campaigns", read, s.metricsCampaigns)
+	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
+	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
+	s.handle(v1, "GET", "/orders", read, s.listOrders)
+	return &Router{Engine: r, policies: s.policies}
 }

@@ -1,16 +1,11 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
-	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
 // workspaceKey is the gin context key of the authenticated workspace id.
@@ -65,31 +60,6 @@ func limitBody(c *gin.Context) {
 	if c.Request.Body != nil {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 	}
-	c.Next()
-}
-
-// authenticate resolves "Authorization: Bearer <api key>" to a workspace.
-func (s *server) authenticate(c *gin.Context) {
-	scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	key = strings.TrimSpace(key)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
-		unauthorized(c, "send an API key in the Authorization header as: Bearer otq_...")
-		return
-	}
-	if !apikey.WellFormed(key) {
-		unauthorized(c, "the API key is not valid")
-		return
-	}
-	ws, err := s.Store.WorkspaceForAPIKeyHash(c.Request.Context(), apikey.Hash(key))
-	if errors.Is(err, store.ErrNotFound) {
-		unauthorized(c, "the API key is not valid")
-		return
-	}
-	if err != nil {
-		s.unavailable(c, "the database", err)
-		return
-	}
-	c.Set(workspaceKey{}, ws)
 	c.Next()
 }
 

@@ -47,7 +47,43 @@ type Config struct {
 	GA4BaseURL           string
 	// ActivitiesPerSecond is the server-side rate limit of each channel's task queue.
 	ActivitiesPerSecond map[string]float64
+
+	Identity
 }
+
+// Identity configures people, sessions, email and OAuth connect.
+type Identity struct {
+	// JWTSecret signs access tokens (HS256, at least 32 bytes). Required by `api`.
+	JWTSecret string
+	// PublicURL is where people reach the API: links in emails and OAuth redirect URIs.
+	PublicURL string
+	// AppURL is the web app that opens invite and reset links; PublicURL when empty.
+	AppURL string
+	// SMTPURL is smtp://[user:pass@]host:port (smtps:// for implicit TLS).
+	SMTPURL  string
+	MailFrom string
+	// Signup is "open" or "invite-only".
+	Signup string
+
+	// OAuth clients of the providers; an empty client id means the provider cannot be
+	// connected by OAuth. The URLs default to the real providers.
+	MetaAppID            string
+	MetaAppSecret        string
+	MetaOAuthDialogURL   string
+	GoogleOAuthAuthURL   string
+	TikTokAppID          string
+	TikTokAppSecret      string
+	TikTokOAuthURL       string
+	ShopifyClientID      string
+	ShopifyClientSecret  string
+	ShopifyAuthorizeBase string
+}
+
+// Signup modes.
+const (
+	SignupOpen       = "open"
+	SignupInviteOnly = "invite-only"
+)
 
 // FromEnv reads the configuration, applying defaults for local development.
 func FromEnv() (Config, error) {
@@ -74,6 +110,31 @@ func FromEnv() (Config, error) {
 		ShopifyWebhookSecret:    os.Getenv("SHOPIFY_WEBHOOK_SECRET"),
 		GA4BaseURL:              env("GA4_BASE_URL", "https://analyticsdata.googleapis.com"),
 		ActivitiesPerSecond:     map[string]float64{},
+		Identity: Identity{
+			JWTSecret:           os.Getenv("JWT_SECRET"),
+			PublicURL:           strings.TrimRight(env("PUBLIC_URL", "http://127.0.0.1:8080"), "/"),
+			AppURL:              strings.TrimRight(os.Getenv("APP_URL"), "/"),
+			SMTPURL:             env("SMTP_URL", "smtp://127.0.0.1:1025"),
+			MailFrom:            env("MAIL_FROM", "OmniTrackIQ <no-reply@omnitrackiq.local>"),
+			Signup:              env("SIGNUP", SignupOpen),
+			MetaAppID:           os.Getenv("META_APP_ID"),
+			MetaAppSecret:       os.Getenv("META_APP_SECRET"),
+			MetaOAuthDialogURL:  env("META_OAUTH_DIALOG_URL", "https://www.facebook.com"),
+			GoogleOAuthAuthURL:  env("GOOGLE_OAUTH_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth"),
+			TikTokAppID:         os.Getenv("TIKTOK_APP_ID"),
+			TikTokAppSecret:     os.Getenv("TIKTOK_APP_SECRET"),
+			TikTokOAuthURL:      env("TIKTOK_OAUTH_URL", "https://business-api.tiktok.com/portal/auth"),
+			ShopifyClientID:     os.Getenv("SHOPIFY_CLIENT_ID"),
+			ShopifyClientSecret: os.Getenv("SHOPIFY_CLIENT_SECRET"),
+			// Empty means https://{shop} for each shop; the sandbox sets one base for all.
+			ShopifyAuthorizeBase: os.Getenv("SHOPIFY_OAUTH_BASE_URL"),
+		},
+	}
+	if c.AppURL == "" {
+		c.AppURL = c.PublicURL
+	}
+	if c.Signup != SignupOpen && c.Signup != SignupInviteOnly {
+		return Config{}, fmt.Errorf("configuration: SIGNUP must be %q or %q, not %q", SignupOpen, SignupInviteOnly, c.Signup)
 	}
 	var errs []string
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
