@@ -98,7 +98,11 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer deps.Close()
-	return serve(ctx, logger, cfg.APIAddr, deps.APIHandler())
+	h, err := deps.APIHandler()
+	if err != nil {
+		return err
+	}
+	return serve(ctx, logger, cfg.APIAddr, h)
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
@@ -23,6 +25,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/shopify"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
+	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -148,13 +151,31 @@ func (d *Deps) TemporalReady(ctx context.Context) error {
 	return nil
 }
 
-// APIHandler is the REST API wired to these dependencies.
-func (d *Deps) APIHandler() http.Handler {
+// Mailer is the SMTP sender of SMTP_URL and MAIL_FROM.
+func (d *Deps) Mailer() (*notify.SMTP, error) {
+	return notify.NewSMTP(d.Config.SMTPURL, d.Config.MailFrom)
+}
+
+// APIHandler is the REST API wired to these dependencies. It needs JWT_SECRET to sign
+// users' access tokens.
+func (d *Deps) APIHandler() (http.Handler, error) {
+	if d.Config.JWTSecret == "" {
+		return nil, errors.New("JWT_SECRET is empty: set it to at least 32 random bytes (openssl rand -hex 32)")
+	}
+	tokens, err := auth.NewTokens([]byte(d.Config.JWTSecret), nil)
+	if err != nil {
+		return nil, err
+	}
+	mailer, err := d.Mailer()
+	if err != nil {
+		return nil, err
+	}
 	return api.NewRouter(api.Deps{
 		Store: d.Store, Syncs: d.SyncService(), Connectors: d.Connectors, Box: d.Box,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
 		ShopifyWebhookSecret: []byte(d.Config.ShopifyWebhookSecret),
-	})
+		Tokens:               tokens, Mailer: mailer, Identity: d.Config.Identity,
+	}), nil
 }
 
 // EnsureSearchAttributes registers the custom search attributes on the namespace; ones

@@ -87,6 +87,13 @@ func Run(ctx context.Context, o Options) error {
 		}
 		cfg.EncryptionKey = key
 	}
+	if cfg.JWTSecret == "" {
+		key, err := devEncryptionKey(filepath.Join(o.DataDir, "jwt.key"))
+		if err != nil {
+			return err
+		}
+		cfg.JWTSecret = key
+	}
 
 	stopTemporal, err := ensureTemporal(ctx, o, cfg, log)
 	if err != nil {
@@ -123,7 +130,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer workers.Stop()
-	apiSrv := &http.Server{Addr: cfg.APIAddr, Handler: deps.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
+	apiHandler, err := deps.APIHandler()
+	if err != nil {
+		return err
+	}
+	apiSrv := &http.Server{Addr: cfg.APIAddr, Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second}
 	if err := listen(apiSrv); err != nil {
 		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
 	}

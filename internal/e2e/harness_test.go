@@ -20,12 +20,16 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
+	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/meta"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/shopify"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/tiktok"
+	"github.com/omnitrackiq/omnitrackiq/internal/config"
+	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
+	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
 	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
@@ -42,6 +46,7 @@ import (
 // tests running in parallel never pick up each other's tasks.
 var (
 	devServer      *testsuite.DevServer
+	mailServer     *mailpit.Process
 	namespaces     = make(chan string, numNamespaces)
 	namespaceCount atomic.Int32
 )
@@ -89,6 +94,15 @@ func runWithDevServer(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("start Temporal dev server from %s: %w", bin, err)
 	}
 	defer devServer.Stop()
+	mailBin, err := mailpit.Bin()
+	if err != nil {
+		return 0, err
+	}
+	mailServer, err = mailpit.Start(ctx, mailBin, "127.0.0.1:0", "127.0.0.1:0", logFile)
+	if err != nil {
+		return 0, err
+	}
+	defer mailServer.Stop()
 	return m.Run(), nil
 }
 
@@ -136,8 +150,12 @@ type env struct {
 	API        *httptest.Server
 	Workspace  string
 	APIKey     string
-	workers    *worker.Workers
-	logger     *slog.Logger
+	// Mail reads what the API sent, from the package's mailpit.
+	Mail     *mailpit.Client
+	Tokens   *auth.Tokens
+	Identity config.Identity
+	workers  *worker.Workers
+	logger   *slog.Logger
 	// interceptors wrap the next workers StartWorkers starts.
 	interceptors []interceptor.WorkerInterceptor
 }
@@ -222,15 +240,34 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.StartWorkers()
 	t.Cleanup(func() { e.StopWorkers() })
 
-	e.API = httptest.NewServer(api.NewRouter(api.Deps{
+	tokens, err := auth.NewTokens([]byte("e2e-jwt-signing-key-0123456789abcdef"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailer, err := notify.NewSMTP(mailServer.SMTPURL(), "OmniTrackIQ <no-reply@omnitrackiq.test>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Mail = &mailpit.Client{BaseURL: mailServer.HTTPURL}
+	e.Tokens = tokens
+	// The API's own URL goes into emails and redirect URIs, so the server starts first and
+	// gets its handler once the URL is known.
+	e.API = httptest.NewUnstartedServer(nil)
+	e.API.Start()
+	t.Cleanup(e.API.Close)
+	e.Identity = config.Identity{
+		PublicURL: e.API.URL, AppURL: e.API.URL, Signup: config.SignupOpen,
+		SMTPURL: mailServer.SMTPURL(), MailFrom: "OmniTrackIQ <no-reply@omnitrackiq.test>",
+	}
+	e.API.Config.Handler = api.NewRouter(api.Deps{
 		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
-	}))
-	t.Cleanup(e.API.Close)
+		Tokens: tokens, Mailer: mailer, Identity: e.Identity,
+	})
 
 	ws, err := st.CreateWorkspace(ctx, "E2E Store", "USD", "America/New_York")
 	if err != nil {
