@@ -121,5 +121,31 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
 	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
 	s.handle(v1, "GET", "/orders", read, s.listOrders)
+
+	// Workspaces, members, invites, API keys and the audit log (README "Permissions").
+	signed := Policy{Access: Signed}
+	public := Policy{Access: Public}
+	s.handle(v1, "GET", "/workspaces", signed, s.listWorkspaces)
+	s.handle(v1, "POST", "/workspaces", signed, s.createWorkspace)
+	s.handle(v1, "GET", "/workspace", read, s.getWorkspace)
+	s.handle(v1, "PATCH", "/workspace", Policy{Access: Scoped, Action: auth.ManageWorkspace}, s.updateWorkspace)
+	s.handle(v1, "POST", "/workspace/leave", read, s.leaveWorkspace)
+	s.handle(v1, "POST", "/workspace/transfer-ownership", Policy{Access: Scoped, Action: auth.TransferOwnership}, s.transferOwnership)
+	readMembers := Policy{Access: Scoped, Action: auth.ReadMembers}
+	manageMembers := Policy{Access: Scoped, Action: auth.ManageMembers}
+	s.handle(v1, "GET", "/members", readMembers, s.listMembers)
+	s.handle(v1, "PATCH", "/members/:user_id", manageMembers, s.updateMember)
+	s.handle(v1, "DELETE", "/members/:user_id", manageMembers, s.removeMember)
+	s.handle(v1, "POST", "/invites", manageMembers, s.createInvite)
+	s.handle(v1, "GET", "/invites", readMembers, s.listInvites)
+	s.handle(v1, "DELETE", "/invites/:id", manageMembers, s.revokeInvite)
+	s.handle(v1, "GET", "/invites/lookup", public, s.lookupInvite)
+	s.handle(v1, "POST", "/invites/accept", public, s.acceptInvite)
+	s.handle(v1, "POST", "/invites/accept-as-me", signed, s.acceptInviteAsMe)
+	manageKeys := Policy{Access: Scoped, Action: auth.ManageAPIKeys}
+	s.handle(v1, "POST", "/api-keys", manageKeys, s.createAPIKey)
+	s.handle(v1, "GET", "/api-keys", manageKeys, s.listAPIKeys)
+	s.handle(v1, "DELETE", "/api-keys/:id", manageKeys, s.revokeAPIKey)
+	s.handle(v1, "GET", "/audit", Policy{Access: Scoped, Action: auth.ReadAudit}, s.listAudit)
 	return &Router{Engine: r, policies: s.policies}
 }

@@ -57,14 +57,29 @@ func WellFormed(s string) bool {
 	return err == nil
 }
 
-// Issue generates a key for the workspace and stores its hash. It returns the secret,
-// which cannot be recovered later.
+// Issue generates a write-scoped key for the workspace and stores its hash. It returns the
+// secret, which cannot be recovered later.
 func Issue(ctx context.Context, st *store.Store, workspaceID, name string) (string, store.APIKey, error) {
+	return IssueWith(ctx, st, workspaceID, name, Options{})
+}
+
+// Options are the optional attributes of a new key.
+type Options struct {
+	// Scope is "read" or "write" (auth.ScopeRead, auth.ScopeWrite); "" is "write".
+	Scope string
+	// CreatedBy is the id of the user who created the key; "" for the seed and the CLI.
+	CreatedBy string
+}
+
+// IssueWith is Issue with a scope and a creator.
+func IssueWith(ctx context.Context, st *store.Store, workspaceID, name string, o Options) (string, store.APIKey, error) {
 	k, err := Generate()
 	if err != nil {
 		return "", store.APIKey{}, err
 	}
-	rec, err := st.CreateAPIKey(ctx, workspaceID, name, k.Prefix, k.Hash)
+	rec, err := st.CreateScopedAPIKey(ctx, store.NewAPIKey{
+		WorkspaceID: workspaceID, Name: name, Prefix: k.Prefix, Scope: o.Scope, CreatedBy: o.CreatedBy, Hash: k.Hash,
+	})
 	if err != nil {
 		return "", store.APIKey{}, fmt.Errorf("issue api key for workspace %s: %w", workspaceID, err)
 	}

@@ -1,0 +1,189 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/money"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+)
+
+// WorkspaceInfo is a workspace as the API shows it. Role is the caller's role in it; an
+// API key has none.
+type WorkspaceInfo struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Currency  string    `json:"currency"`
+	Timezone  string    `json:"timezone"`
+	CreatedAt time.Time `json:"created_at"`
+	Role      string    `json:"role,omitempty"`
+}
+
+// WorkspaceList is the body of GET /v1/workspaces.
+type WorkspaceList struct {
+	Workspaces []WorkspaceInfo `json:"workspaces"`
+}
+
+// CreateWorkspaceRequest is the body of POST /v1/workspaces.
+type CreateWorkspaceRequest struct {
+	Name     string `json:"name"`
+	Currency string `json:"currency"`
+	Timezone string `json:"timezone"`
+}
+
+// UpdateWorkspaceRequest is the body of PATCH /v1/workspace; absent fields stay.
+type UpdateWorkspaceRequest struct {
+	Name     *string `json:"name"`
+	Currency *string `json:"currency"`
+	Timezone *string `json:"timezone"`
+}
+
+// Defaults of a new workspace when the request names none.
+const (
+	defaultCurrency = "USD"
+	defaultTimezone = "UTC"
+)
+
+// maxNameRunes bounds workspace, member and key names.
+const maxNameRunes = 100
+
+func workspaceDTO(w store.Workspace, role string) WorkspaceInfo {
+	return WorkspaceInfo{ID: w.ID, Name: w.Name, Currency: w.Currency, Timezone: w.Timezone, CreatedAt: w.CreatedAt, Role: role}
+}
+
+// checkName validates a required display name and returns it trimmed.
+func checkName(field, name string, errs *[]FieldError) string {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		*errs = append(*errs, FieldError{field, "is required"})
+	case utf8.RuneCountInString(name) > maxNameRunes:
+		*errs = append(*errs, FieldError{field, "must be at most 100 characters"})
+	case strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		*errs = append(*errs, FieldError{field, "must not contain control characters"})
+	}
+	return name
+}
+
+func checkCurrency(cur string, errs *[]FieldError) string {
+	cur = strings.ToUpper(strings.TrimSpace(cur))
+	if !money.IsCurrencyCode(cur) {
+		*errs = append(*errs, FieldError{"currency", "must be a 3-letter ISO 4217 code such as USD"})
+	}
+	return cur
+}
+
+func checkTimezone(tz string, errs *[]FieldError) string {
+	tz = strings.TrimSpace(tz)
+	if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
+		*errs = append(*errs, FieldError{"timezone", "must be an IANA time zone such as Europe/Paris"})
+	}
+	return tz
+}
+
+func (s *server) listWorkspaces(c *gin.Context) {
+	ws, err := s.Store.UserWorkspaces(c.Request.Context(), principal(c).UserID)
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	out := WorkspaceList{Workspaces: make([]WorkspaceInfo, 0, len(ws))}
+	for _, w := range ws {
+		out.Workspaces = append(out.Workspaces, workspaceDTO(w.Workspace, w.Role))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *server) createWorkspace(c *gin.Context) {
+	var req CreateWorkspaceRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	var errs []FieldError
+	name := checkName("name", req.Name, &errs)
+	cur, tz := defaultCurrency, defaultTimezone
+	if req.Currency != "" {
+		cur = checkCurrency(req.Currency, &errs)
+	}
+	if req.Timezone != "" {
+		tz = checkTimezone(req.Timezone, &errs)
+	}
+	if len(errs) > 0 {
+		validationProblem(c, errs)
+		return
+	}
+	p := principal(c)
+	w, err := s.Store.CreateOwnedWorkspace(c.Request.Context(), p.UserID, name, cur, tz)
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	s.auditIn(c, w.ID, "workspace.created", "workspace", w.ID, map[string]any{"name": w.Name})
+	c.JSON(http.StatusCreated, workspaceDTO(w, "owner"))
+}
+
+func (s *server) getWorkspace(c *gin.Context) {
+	p := principal(c)
+	w, err := s.Store.GetWorkspace(c.Request.Context(), p.WorkspaceID)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "workspace "+p.WorkspaceID)
+		return
+	}
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	c.JSON(http.StatusOK, workspaceDTO(w, string(p.Role)))
+}
+
+func (s *server) updateWorkspace(c *gin.Context) {
+	var req UpdateWorkspaceRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	var errs []FieldError
+	var u store.WorkspaceUpdate
+	if req.Name != nil {
+		n := checkName("name", *req.Name, &errs)
+		u.Name = &n
+	}
+	if req.Currency != nil {
+		cur := checkCurrency(*req.Currency, &errs)
+		u.Currency = &cur
+	}
+	if req.Timezone != nil {
+		tz := checkTimezone(*req.Timezone, &errs)
+		u.Timezone = &tz
+	}
+	if len(errs) > 0 {
+		validationProblem(c, errs)
+		return
+	}
+	p := principal(c)
+	before, after, err := s.Store.UpdateWorkspace(c.Request.Context(), p.WorkspaceID, u)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "workspace "+p.WorkspaceID)
+		return
+	}
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	changed := map[string]any{}
+	for _, f := range []struct{ name, from, to string }{
+		{"name", before.Name, after.Name}, {"currency", before.Currency, after.Currency}, {"timezone", before.Timezone, after.Timezone},
+	} {
+		if f.from != f.to {
+			changed[f.name] = map[string]string{"from": f.from, "to": f.to}
+		}
+	}
+	if len(changed) > 0 {
+		s.audit(c, "workspace.updated", "workspace", after.ID, changed)
+	}
+	c.JSON(http.StatusOK, workspaceDTO(after, string(p.Role)))
+}
