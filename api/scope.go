@@ -73,7 +73,10 @@ func (s *server) handle(g *gin.RouterGroup, method, path string, pol Policy, h g
 	if pol.Access != Public {
 		chain = append(chain, s.authenticate)
 	}
-	if pol.Access == Scoped {
+	switch pol.Access {
+	case Signed:
+		chain = append(chain, requireUser)
+	case Scoped:
 		chain = append(chain, s.authorize(pol.Action))
 	}
 	chain = append(chain, h)
@@ -131,6 +134,15 @@ func (s *server) authenticateKey(c *gin.Context, key string) {
 	}
 	c.Set(principalKey{}, Principal{APIKeyID: k.KeyID, Actor: k.Prefix, Scope: auth.KeyScope(k.Scope), WorkspaceID: k.WorkspaceID})
 	c.Set(workspaceKey{}, k.WorkspaceID)
+	c.Next()
+}
+
+// requireUser refuses API keys on routes about a person (their profile, their workspaces).
+func requireUser(c *gin.Context) {
+	if principal(c).UserID == "" {
+		forbidden(c, "this route needs a signed-in user, not an API key")
+		return
+	}
 	c.Next()
 }
 
