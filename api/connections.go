@@ -309,6 +309,7 @@ func (s *server) createConnection(c *gin.Context) {
 	}
 	s.log.InfoContext(ctx, "connection created", "workspace_id", ws, "connection_id", conn.ID,
 		"channel", ch, "account_id", accountID)
+	s.audit(c, "connection.connected", "connection", conn.ID, map[string]any{"channel": string(ch), "account_id": accountID})
 	out := []Connection{connectionDTO(conn)}
 	if ch == channels.Shopify {
 		out[0].HistoryFrom = historyFrom(shopify.HistoryOf(scopes, time.Now()), conn.Timezone)
