@@ -407,6 +407,8 @@ func TestWorkspaces(t *testing.T) {
 		for _, body := range []string{`{"name":""}`, `{"currency":"xx"}`, `{"timezone":"Nowhere/City"}`, `{"name":"ok","timezone":""}`} {
 			te.unchanged(t, func() { problem(t, te.call(te.admin, "PATCH", "/v1/workspace", body), http.StatusUnprocessableEntity) })
 		}
-		te.unchanged(t, func() { problem(t, te.call(te.admin, "PATCH", "/v1/workspace", `{"name":null,"x":1}`), http.StatusBadRequest) })
+		te.unchanged(t, func() {
+			problem(t, te.call(te.admin, "PATCH", "/v1/workspace", `{"name":null,"x":1}`), http.StatusBadRequest)
+		})
 	})
 }
