@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+)
+
+// TestTeamInvite walks an invitation over HTTP with real mail: the owner invites a
+// teammate, the mail arrives through mailpit, its link's token makes the teammate a member,
+// and the teammate reads the workspace's metrics but may not invite anyone.
+func TestTeamInvite(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	suffix := randomHex(t, 4)
+	owner := e.teamUser("owner-"+suffix+"@example.com", "Olivia Owner")
+	if err := store.AddMember(e.ctx, e.Store.Pool, e.Workspace, owner, "owner"); err != nil {
+		t.Fatal(err)
+	}
+	ownerTok := e.accessToken(owner)
+
+	mate := "mate-" + suffix + "@example.com"
+	status, body := e.teamCall(ownerTok, "POST", "/v1/invites", map[string]any{"email": mate, "role": "member"})
+	if status != http.StatusCreated {
+		t.Fatalf("invite: %d %v", status, body)
+	}
+	inviteID := body["id"].(string)
+
+	msg, err := e.Mail.WaitFor(e.ctx, mate, "invited you to", 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg.Subject, "E2E Store") || !strings.Contains(msg.Subject, "Olivia Owner") {
+		t.Fatalf("subject %q", msg.Subject)
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(e.Identity.AppURL) + `/invites/accept\?token=\S+`).FindString(msg.Text)
+	if link == "" {
+		t.Fatalf("no accept link in the mail: %s", msg.Text)
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := u.Query().Get("token")
+	if !strings.Contains(msg.Text, token) {
+		t.Fatal("the mail does not show the token")
+	}
+
+	// The accept page looks the invite up, then the teammate chooses a name and password.
+	status, body = e.teamCall("", "GET", "/v1/invites/lookup?token="+url.QueryEscape(token), nil)
+	if status != http.StatusOK || body["workspace_name"] != "E2E Store" || body["email"] != mate || body["role"] != "member" || body["existing_user"] != false {
+		t.Fatalf("lookup: %d %v", status, body)
+	}
+	status, body = e.teamCall("", "POST", "/v1/invites/accept", map[string]any{"token": token, "name": "Mate", "password": "correct horse battery"})
+	if status != http.StatusCreated || body["workspace_id"] != e.Workspace || body["role"] != "member" {
+		t.Fatalf("accept: %d %v", status, body)
+	}
+	mateID := body["user"].(map[string]any)["id"].(string)
+	if status, _ := e.teamCall("", "POST", "/v1/invites/accept", map[string]any{"token": token, "name": "Again", "password": "correct horse battery"}); status != http.StatusGone {
+		t.Fatalf("second accept: %d", status)
+	}
+
+	// The owner sees the teammate as a member; the invite is no longer pending.
+	status, body = e.teamCall(ownerTok, "GET", "/v1/members", nil)
+	if status != http.StatusOK {
+		t.Fatalf("members: %d %v", status, body)
+	}
+	roles := map[string]string{}
+	for _, m := range body["members"].([]any) {
+		m := m.(map[string]any)
+		roles[m["email"].(string)] = m["role"].(string)
+	}
+	if roles[mate] != "member" || roles["owner-"+suffix+"@example.com"] != "owner" {
+		t.Fatalf("members %v", roles)
+	}
+	if _, body = e.teamCall(ownerTok, "GET", "/v1/invites", nil); len(body["invites"].([]any)) != 0 {
+		t.Fatalf("pending invites %v", body)
+	}
+
+	// Sign-in belongs to the auth routes; here the teammate gets a session directly.
+	mateTok := e.accessToken(mateID)
+	status, body = e.teamCall(mateTok, "GET", "/v1/metrics/summary?from=2024-01-01&to=2024-01-07", nil)
+	if status != http.StatusOK {
+		t.Fatalf("teammate reads metrics: %d %v", status, body)
+	}
+	status, body = e.teamCall(mateTok, "POST", "/v1/invites", map[string]any{"email": "friend-" + suffix + "@example.com", "role": "viewer"})
+	if status != http.StatusForbidden || body["type"] != "/problems/forbidden" {
+		t.Fatalf("teammate invites: %d %v", status, body)
+	}
+	if msgs, err := e.Mail.To(e.ctx, "friend-"+suffix+"@example.com"); err != nil || len(msgs) != 0 {
+		t.Fatalf("a refused invite was mailed: %v %v", msgs, err)
+	}
+
+	// The audit log, read by the owner, has the invite and its acceptance.
+	status, body = e.teamCall(ownerTok, "GET", "/v1/audit", nil)
+	if status != http.StatusOK {
+		t.Fatalf("audit: %d %v", status, body)
+	}
+	seen := map[string]string{}
+	for _, en := range body["entries"].([]any) {
+		en := en.(map[string]any)
+		seen[en["action"].(string)] = en["target_id"].(string)
+	}
+	if seen["invite.created"] != inviteID || seen["invite.accepted"] != inviteID {
+		t.Fatalf("audit entries %v", seen)
+	}
+
+	// No token, secret or password is stored in plaintext.
+	var leaks int
+	if err := e.Store.Pool.QueryRow(e.ctx, `SELECT
+		(SELECT count(*) FROM invites i WHERE position($1 in i::text) > 0) +
+		(SELECT count(*) FROM users u WHERE position($2 in u::text) > 0) +
+		(SELECT count(*) FROM audit_log a WHERE position($1 in a::text) > 0 OR position($2 in a::text) > 0)`,
+		token, "correct horse battery").Scan(&leaks); err != nil || leaks != 0 {
+		t.Fatalf("%d rows hold a secret (%v)", leaks, err)
+	}
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// teamUser creates a user directly in the store (sign-up is another route's job).
+func (e *env) teamUser(email, name string) string {
+	e.t.Helper()
+	u, err := store.CreateUser(e.ctx, e.Store.Pool, email, name, "not-a-real-hash")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// accessToken starts a session (a refresh family) for the user and returns an access token.
+func (e *env) accessToken(userID string) string {
+	e.t.Helper()
+	var family string
+	if err := e.Store.Pool.QueryRow(e.ctx, `INSERT INTO refresh_families (id, user_id) VALUES (gen_random_uuid(), $1) RETURNING id`,
+		userID).Scan(&family); err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.Tokens.Issue(userID, family)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// teamCall sends a request as a signed-in user acting on the env's workspace ("" token:
+// anonymous) and decodes the JSON answer.
+func (e *env) teamCall(token, method, path string, body any) (int, map[string]any) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.API.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set(api.WorkspaceHeader, e.Workspace)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := map[string]any{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			e.t.Fatalf("%s %s: status %d, body not JSON: %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
