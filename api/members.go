@@ -503,7 +503,8 @@ func (s *server) acceptInvite(c *gin.Context) {
 		validationProblem(c, errs)
 		return
 	}
-	// A cheap look first, so a dead token costs no bcrypt hash.
+	// Cheap looks first, so a dead token or a taken email costs no bcrypt hash; the
+	// transaction checks both again.
 	pre, ok := s.inviteByToken(c, req.Token)
 	if !ok {
 		return
@@ -513,6 +514,14 @@ func (s *server) acceptInvite(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	switch _, err := s.Store.UserByEmail(ctx, pre.Email); {
+	case err == nil:
+		s.inviteProblem(c, store.ErrConflict)
+		return
+	case !errors.Is(err, store.ErrNotFound):
+		s.unavailable(c, "the database", err)
+		return
+	}
 	hash, err := auth.HashPassword(req.Password)
 	if err != nil {
 		s.internal(c, "hash password", err)
