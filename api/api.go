@@ -95,12 +95,13 @@ func NewRouter(d Deps) *Router {
 			Detail: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	public := Policy{Access: Public}
+	s.handle(&r.RouterGroup, "GET", "/healthz", public, s.healthz)
+	s.handle(&r.RouterGroup, "GET", "/readyz", public, s.readyz)
 
 	// Webhooks are authenticated by the provider's signature over the raw body, which the
 	// handler reads itself under its own size limit.
-	r.POST("/webhooks/shopify", s.shopifyWebhook)
+	s.handle(&r.RouterGroup, "POST", "/webhooks/shopify", public, s.shopifyWebhook)
 
 	v1 := r.Group("/v1", limitBody)
 	read := Policy{Access: Scoped, Action: auth.ReadData}

@@ -148,6 +148,7 @@ type env struct {
 	Connectors channels.Registry
 	Syncs      *syncsvc.Service
 	API        *httptest.Server
+	Router     *api.Router
 	Workspace  string
 	APIKey     string
 	// Mail reads what the API sent, from the package's mailpit.
@@ -259,7 +260,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		PublicURL: e.API.URL, AppURL: e.API.URL, Signup: config.SignupOpen,
 		SMTPURL: mailServer.SMTPURL(), MailFrom: "OmniTrackIQ <no-reply@omnitrackiq.test>",
 	}
-	e.API.Config.Handler = api.NewRouter(api.Deps{
+	e.Router = api.NewRouter(api.Deps{
 		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
@@ -268,6 +269,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		},
 		Tokens: tokens, Mailer: mailer, Identity: e.Identity,
 	})
+	e.API.Config.Handler = e.Router
 
 	ws, err := st.CreateWorkspace(ctx, "E2E Store", "USD", "America/New_York")
 	if err != nil {
