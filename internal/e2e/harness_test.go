@@ -164,6 +164,8 @@ type env struct {
 type envOptions struct {
 	pageSize  int
 	sandboxAt time.Time
+	// logSink receives every log line of the API and workers, as JSON.
+	logSink io.Writer
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -180,6 +182,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	st, _ := testdb.New(t)
 	logger := quietLogger()
+	if o.logSink != nil {
+		// Debug level, so a test scanning the logs for secrets sees everything logged.
+		logger = slog.New(slog.NewJSONHandler(o.logSink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	tc, err := client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Namespace: ns, Logger: logger})
 	if err != nil {
 		t.Fatalf("dial temporal: %v", err)
