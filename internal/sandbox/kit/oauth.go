@@ -93,6 +93,16 @@ func (s *CodeStore) Issue(g Grant) string {
 // rejected for a client, redirect or PKCE mismatch leaves it in place, so that the test of
 // one mismatch does not hide another. An expired code is forgotten.
 func (s *CodeStore) Redeem(code, clientID, redirectURI, verifier string) (Grant, error) {
+	return s.redeem(code, clientID, &redirectURI, verifier)
+}
+
+// RedeemWithoutRedirect is Redeem for providers whose exchange carries no redirect_uri
+// (TikTok, Shopify): the code is bound to the client only.
+func (s *CodeStore) RedeemWithoutRedirect(code, clientID string) (Grant, error) {
+	return s.redeem(code, clientID, nil, "")
+}
+
+func (s *CodeStore) redeem(code, clientID string, redirectURI *string, verifier string) (Grant, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,7 +115,7 @@ func (s *CodeStore) Redeem(code, clientID, redirectURI, verifier string) (Grant,
 		return Grant{}, ErrUnknownCode
 	case g.ClientID != clientID:
 		return Grant{}, ErrClientMismatch
-	case g.RedirectURI != redirectURI:
+	case redirectURI != nil && g.RedirectURI != *redirectURI:
 		return Grant{}, ErrRedirectMismatch
 	case !PKCEMatches(g.Challenge, g.ChallengeMethod, verifier):
 		return Grant{}, ErrPKCEMismatch

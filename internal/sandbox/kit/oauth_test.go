@@ -74,6 +74,20 @@ func TestCodeStoreMismatchKeepsCode(t *testing.T) {
 	}
 }
 
+func TestCodeStoreRedeemWithoutRedirect(t *testing.T) {
+	s := NewCodeStore(time.Now, "")
+	code := s.Issue(Grant{ClientID: "c", RedirectURI: "r"})
+	if _, err := s.RedeemWithoutRedirect(code, "d"); !errors.Is(err, ErrClientMismatch) {
+		t.Fatalf("other client: %v", err)
+	}
+	if _, err := s.RedeemWithoutRedirect(code, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemWithoutRedirect(code, "c"); !errors.Is(err, ErrUnknownCode) {
+		t.Fatalf("reuse: %v", err)
+	}
+}
+
 func TestTokenStore(t *testing.T) {
 	c := &clock{t: time.Date(2025, 3, 15, 0, 0, 0, 0, time.UTC)}
 	s := NewTokenStore(c.now)
