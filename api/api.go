@@ -13,6 +13,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
+	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -38,6 +39,9 @@ type Deps struct {
 	Mailer notify.Mailer
 	// Identity is the identity part of the configuration (signup mode, public URLs, OAuth clients).
 	Identity config.Identity
+	// OAuth runs the providers' OAuth flows for OAuth connect. Nil means no provider can be
+	// connected by OAuth.
+	OAuth *oauth.Client
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.
@@ -122,5 +126,9 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
 	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
 	s.handle(v1, "GET", "/orders", read, s.listOrders)
+	// OAuth connect (api/oauth.go). The callback is Public: the browser arrives from the
+	// provider, and the signed single-use state authenticates it.
+	s.handle(v1, "POST", "/connections/oauth/:provider/start", manage, s.startOAuth)
+	s.handle(v1, "GET", "/oauth/callback/:provider", Policy{Access: Public}, s.oauthCallback)
 	return &Router{Engine: r, policies: s.policies}
 }
