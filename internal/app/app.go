@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -186,8 +185,7 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 }
 
 // OAuthClient is the OAuth connect client of the configuration (also what a
-// oauth.Refresher or oauth.Disconnector wraps). GA4_ADMIN_BASE_URL is read here until it
-// moves into config.
+// oauth.Refresher or oauth.Disconnector wraps).
 func OAuthClient(cfg config.Config, httpClient *http.Client) (*oauth.Client, error) {
 	return oauth.New(oauth.Config{
 		PublicURL: cfg.PublicURL, StateSecret: []byte(cfg.JWTSecret),
@@ -196,7 +194,7 @@ func OAuthClient(cfg config.Config, httpClient *http.Client) (*oauth.Client, err
 		GoogleClientID: cfg.GoogleOAuthClientID, GoogleClientSecret: cfg.GoogleOAuthClientSecret,
 		GoogleAuthURL: cfg.GoogleOAuthAuthURL, GoogleTokenURL: cfg.GoogleOAuthTokenURL,
 		GoogleAdsBaseURL: cfg.GoogleAdsBaseURL, GoogleAdsAPIVersion: cfg.GoogleAdsAPIVersion,
-		GoogleAdsDeveloperToken: cfg.GoogleAdsDeveloperToken, GA4AdminBaseURL: os.Getenv("GA4_ADMIN_BASE_URL"),
+		GoogleAdsDeveloperToken: cfg.GoogleAdsDeveloperToken, GA4AdminBaseURL: cfg.GA4AdminBaseURL,
 		TikTokAppID: cfg.TikTokAppID, TikTokAppSecret: cfg.TikTokAppSecret, TikTokAuthURL: cfg.TikTokOAuthURL,
 		TikTokBaseURL:   cfg.TikTokBaseURL,
 		ShopifyClientID: cfg.ShopifyClientID, ShopifyClientSecret: cfg.ShopifyClientSecret,

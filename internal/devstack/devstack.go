@@ -271,6 +271,7 @@ func pointAtSandbox(cfg *config.Config, sandboxURL string) {
 	set(&cfg.ShopifyBaseURL, "", sandboxURL+"/shopify")
 	set(&cfg.ShopifyWebhookSecret, "", sandboxshopify.DefaultWebhookSecret)
 	set(&cfg.GA4BaseURL, "https://analyticsdata.googleapis.com", sandboxURL+"/ga4")
+	set(&cfg.GA4AdminBaseURL, "https://analyticsadmin.googleapis.com", sandboxURL+"/ga4admin")
 	// OAuth connect: the sandbox's consent pages approve with one click.
 	set(&cfg.MetaAppID, "", sandboxmeta.OAuthAppID)
 	set(&cfg.MetaAppSecret, "", sandboxmeta.OAuthAppSecret)
