@@ -128,7 +128,8 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/orders", read, s.listOrders)
 	// OAuth connect (api/oauth.go). The callback is Public: the browser arrives from the
 	// provider, and the signed single-use state authenticates it.
-	s.handle(v1, "POST", "/connections/oauth/:provider/start", manage, s.startOAuth)
+	// A consent is given by a person, so API keys cannot start one.
+	s.handle(v1, "POST", "/connections/oauth/:provider/start", Policy{Access: Scoped, Action: auth.ManageConnections, UsersOnly: true}, s.startOAuth)
 	s.handle(v1, "GET", "/oauth/callback/:provider", Policy{Access: Public}, s.oauthCallback)
 	return &Router{Engine: r, policies: s.policies}
 }

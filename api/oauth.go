@@ -75,11 +75,6 @@ func (s *server) startOAuth(c *gin.Context) {
 	if !ok {
 		return
 	}
-	p := principal(c)
-	if p.UserID == "" {
-		forbidden(c, "OAuth connect needs a signed-in user: the consent is given by a person, not an API key")
-		return
-	}
 	var req OAuthStartRequest
 	if c.Request.ContentLength != 0 && c.Request.Body != http.NoBody && c.Request.Body != nil {
 		if !decodeJSON(c, &req) {
@@ -87,7 +82,7 @@ func (s *server) startOAuth(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	ws := workspaceID(c)
+	ws, p := workspaceID(c), principal(c)
 	var errs []FieldError
 	if _, ok := s.Connectors.Account(ch); !ok {
 		errs = append(errs, FieldError{"provider", fmt.Sprintf("channel %s is not supported yet", ch)})

@@ -30,10 +30,12 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
+	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
 	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
 	sandboxshopify "github.com/omnitrackiq/omnitrackiq/internal/sandbox/shopify"
+	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -266,6 +268,22 @@ func newEnv(t *testing.T, o envOptions) *env {
 		PublicURL: e.API.URL, AppURL: e.API.URL, Signup: config.SignupOpen,
 		SMTPURL: mailServer.SMTPURL(), MailFrom: "OmniTrackIQ <no-reply@omnitrackiq.test>",
 	}
+	oauthClient, err := oauth.New(oauth.Config{
+		PublicURL: e.API.URL, StateSecret: []byte("e2e-jwt-signing-key-0123456789abcdef"),
+		MetaAppID: sandboxmeta.OAuthAppID, MetaAppSecret: sandboxmeta.OAuthAppSecret,
+		MetaDialogURL: sbts.URL + "/meta/www", MetaGraphURL: sbts.URL + "/meta",
+		GoogleClientID: sandbox.GoogleClientID, GoogleClientSecret: sandbox.GoogleClientSecret,
+		GoogleAuthURL: sbts.URL + "/google/o/oauth2/v2/auth", GoogleTokenURL: sbts.URL + sandbox.GoogleTokenPath,
+		GoogleAdsBaseURL: sbts.URL + "/googleads", GoogleAdsDeveloperToken: sandboxgoogleads.DefaultDeveloperToken,
+		GA4AdminBaseURL: sbts.URL + "/ga4admin",
+		TikTokAppID:     sandboxtiktok.OAuthAppID, TikTokAppSecret: sandboxtiktok.OAuthAppSecret,
+		TikTokAuthURL: sbts.URL + "/tiktok/portal/auth", TikTokBaseURL: sbts.URL + "/tiktok",
+		ShopifyClientID: sandboxshopify.OAuthClientID, ShopifyClientSecret: sandboxshopify.OAuthClientSecret,
+		ShopifyBaseURL: sbts.URL + "/shopify",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Router = api.NewRouter(api.Deps{
 		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
@@ -273,7 +291,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
-		Tokens: tokens, Mailer: mailer, Identity: e.Identity,
+		Tokens: tokens, Mailer: mailer, Identity: e.Identity, OAuth: oauthClient,
 	})
 	e.API.Config.Handler = e.Router
 

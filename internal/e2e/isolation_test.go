@@ -211,6 +211,8 @@ type isoCase struct {
 	// foreign fills it with B's ids; nil for routes that name no resource.
 	foreign func(f *isoFixture) string
 	body    func(f *isoFixture) any
+	// foreignBody, when set, is the body of the foreign call: B's ids inside the body.
+	foreignBody func(f *isoFixture) any
 	// ok lists the statuses an allowed caller may get besides 2xx (say 409 for a second
 	// connect of the same account).
 	ok []int
@@ -246,6 +248,8 @@ func expect(a isoActor, p api.Policy) (allowed bool, status int) {
 		return false, http.StatusForbidden
 	case a.outsider:
 		return false, http.StatusNotFound
+	case !a.isUser() && p.UsersOnly:
+		return false, http.StatusForbidden
 	case !a.isUser():
 		if auth.KeyAllowed(a.scope, p.Action) {
 			return true, 0
@@ -304,9 +308,15 @@ func TestTenantIsolation(t *testing.T) {
 					if c.body != nil {
 						body = c.body(f)
 					}
+					if c.foreignBody != nil {
+						body = c.foreignBody(f)
+					}
 					p := c.foreign(f)
 					status, raw := f.as(a, rp.Method, p, body)
-					if rp.Policy.Access != api.Public && status != http.StatusNotFound && status != http.StatusForbidden {
+					refused := status == http.StatusNotFound || status == http.StatusForbidden ||
+						// an id of B inside a body is an invalid field of this workspace's request
+						(c.foreignBody != nil && status == http.StatusUnprocessableEntity)
+					if rp.Policy.Access != api.Public && !refused {
 						t.Errorf("%s %s (B's ids) as %s: got %d, want 404: %s", rp.Method, p, a.name, status, raw)
 					}
 					f.noMarkers(t, a, rp.Method, p, raw)
@@ -372,6 +382,14 @@ func isolationCases() map[string]isoCase {
 		"GET /v1/metrics/timeseries": {own: path("/v1/metrics/timeseries" + rangeQ)},
 		"GET /v1/metrics/channels":   {own: path("/v1/metrics/channels" + rangeQ)},
 		"GET /v1/orders":             {own: path("/v1/orders" + rangeQ)},
+
+		"POST /v1/connections/oauth/:provider/start": {
+			own: path("/v1/connections/oauth/meta/start"), body: func(*isoFixture) any { return map[string]any{} },
+			foreign:     path("/v1/connections/oauth/meta/start"),
+			foreignBody: func(f *isoFixture) any { return map[string]any{"connection_id": f.connB} },
+		},
+		// A forged state is refused whoever calls.
+		"GET /v1/oauth/callback/:provider": {own: path("/v1/oauth/callback/meta?state=s1.forged.sig&code=abc"), ok: []int{400}},
 	}
 }
 
