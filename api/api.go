@@ -13,6 +13,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
+	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -38,6 +39,9 @@ type Deps struct {
 	Mailer notify.Mailer
 	// Identity is the identity part of the configuration (signup mode, public URLs, OAuth clients).
 	Identity config.Identity
+	// OAuth runs the providers' OAuth flows for OAuth connect. Nil means no provider can be
+	// connected by OAuth.
+	OAuth *oauth.Client
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.
@@ -95,12 +99,13 @@ func NewRouter(d Deps) *Router {
 			Detail: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	public := Policy{Access: Public}
+	s.handle(&r.RouterGroup, "GET", "/healthz", public, s.healthz)
+	s.handle(&r.RouterGroup, "GET", "/readyz", public, s.readyz)
 
 	// Webhooks are authenticated by the provider's signature over the raw body, which the
 	// handler reads itself under its own size limit.
-	r.POST("/webhooks/shopify", s.shopifyWebhook)
+	s.handle(&r.RouterGroup, "POST", "/webhooks/shopify", public, s.shopifyWebhook)
 
 	v1 := r.Group("/v1", limitBody)
 	read := Policy{Access: Scoped, Action: auth.ReadData}
@@ -121,15 +126,19 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
 	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
 	s.handle(v1, "GET", "/orders", read, s.listOrders)
+	// OAuth connect (api/oauth.go). The callback is Public: the browser arrives from the
+	// provider, and the signed single-use state authenticates it.
+	// A consent is given by a person, so API keys cannot start one.
+	s.handle(v1, "POST", "/connections/oauth/:provider/start", Policy{Access: Scoped, Action: auth.ManageConnections, UsersOnly: true}, s.startOAuth)
+	s.handle(v1, "GET", "/oauth/callback/:provider", Policy{Access: Public}, s.oauthCallback)
 
 	// Workspaces, members, invites, API keys and the audit log (README "Permissions").
 	signed := Policy{Access: Signed}
-	public := Policy{Access: Public}
 	s.handle(v1, "GET", "/workspaces", signed, s.listWorkspaces)
 	s.handle(v1, "POST", "/workspaces", signed, s.createWorkspace)
 	s.handle(v1, "GET", "/workspace", read, s.getWorkspace)
 	s.handle(v1, "PATCH", "/workspace", Policy{Access: Scoped, Action: auth.ManageWorkspace}, s.updateWorkspace)
-	s.handle(v1, "POST", "/workspace/leave", read, s.leaveWorkspace)
+	s.handle(v1, "POST", "/workspace/leave", Policy{Access: Scoped, Action: auth.ReadData, UsersOnly: true}, s.leaveWorkspace)
 	s.handle(v1, "POST", "/workspace/transfer-ownership", Policy{Access: Scoped, Action: auth.TransferOwnership}, s.transferOwnership)
 	readMembers := Policy{Access: Scoped, Action: auth.ReadMembers}
 	manageMembers := Policy{Access: Scoped, Action: auth.ManageMembers}

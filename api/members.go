@@ -216,14 +216,9 @@ func (s *server) removeMember(c *gin.Context) {
 }
 
 // leaveWorkspace ends the caller's own membership. It is Scoped with ReadData so that every
-// role reaches it; an API key belongs to no one and cannot leave.
+// role reaches it, and UsersOnly: an API key belongs to no one and cannot leave.
 func (s *server) leaveWorkspace(c *gin.Context) {
-	p := principal(c)
-	if p.UserID == "" {
-		forbidden(c, "an API key is not a member and cannot leave; revoke it instead")
-		return
-	}
-	s.removeMembership(c, p.UserID)
+	s.removeMembership(c, principal(c).UserID)
 }
 
 func (s *server) removeMembership(c *gin.Context, target string) {

@@ -33,6 +33,9 @@ type Policy struct {
 	Access Access
 	// Action is the matrix action of a Scoped route.
 	Action auth.Action
+	// UsersOnly refuses API keys on a Scoped route whatever their scope: the action needs a
+	// person (an OAuth consent).
+	UsersOnly bool
 }
 
 // RoutePolicy is a registered route and its policy, for tests and the README matrix.
@@ -77,6 +80,9 @@ func (s *server) handle(g *gin.RouterGroup, method, path string, pol Policy, h g
 	case Signed:
 		chain = append(chain, requireUser)
 	case Scoped:
+		if pol.UsersOnly {
+			chain = append(chain, requireUser)
+		}
 		chain = append(chain, s.authorize(pol.Action))
 	}
 	chain = append(chain, h)

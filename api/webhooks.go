@@ -52,6 +52,10 @@ func (s *server) shopifyWebhook(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if topic == "app/uninstalled" {
+		s.shopifyUninstalled(c, shop, webhookID)
+		return
+	}
 	conns, err := s.Store.ConnectionsForAccount(ctx, string(channels.Shopify), shop)
 	if err != nil {
 		s.unavailable(c, "the database", err)
@@ -109,4 +113,29 @@ func (s *server) shopifyWebhook(c *gin.Context) {
 	s.log.InfoContext(ctx, "shopify webhook", "shop", shop, "topic", topic, "webhook_id", webhookID,
 		"connections", len(conns), "applied", applied)
 	c.JSON(http.StatusOK, gin.H{"status": status, "connections": len(conns), "applied": applied})
+}
+
+// uninstalledReason is the status reason of a connection whose shop uninstalled the app.
+const uninstalledReason = "the OmniTrackIQ app was uninstalled from the shop, which revoked its token; reconnect the shop to resume"
+
+// shopifyUninstalled applies app/uninstalled: Shopify has revoked the shop's token, so every
+// connection of the shop (in any workspace) is disabled and its tokens erased. A retried
+// delivery finds them disabled already and changes nothing.
+func (s *server) shopifyUninstalled(c *gin.Context, shop, webhookID string) {
+	ctx := c.Request.Context()
+	conns, err := s.Store.DisableAccountConnections(ctx, string(channels.Shopify), shop, uninstalledReason)
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	for _, conn := range conns {
+		if err := store.AppendAudit(ctx, s.Store.Pool, store.AuditEntry{
+			WorkspaceID: conn.WorkspaceID, Actor: "shopify", Action: "connection.disabled", TargetType: "connection",
+			TargetID: conn.ID, IP: clientIP(c), Details: map[string]any{"reason": "app/uninstalled", "shop": shop},
+		}); err != nil {
+			s.log.ErrorContext(ctx, "audit log write failed", "action", "connection.disabled", "err", err)
+		}
+	}
+	s.log.InfoContext(ctx, "shopify app uninstalled", "shop", shop, "webhook_id", webhookID, "connections", len(conns))
+	c.JSON(http.StatusOK, gin.H{"status": "disabled", "connections": len(conns)})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
+	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -170,12 +171,36 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	oauthClient, err := OAuthClient(d.Config, &http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
 	return api.NewRouter(api.Deps{
 		Store: d.Store, Syncs: d.SyncService(), Connectors: d.Connectors, Box: d.Box,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
 		ShopifyWebhookSecret: []byte(d.Config.ShopifyWebhookSecret),
 		Tokens:               tokens, Mailer: mailer, Identity: d.Config.Identity,
+		OAuth: oauthClient,
 	}), nil
+}
+
+// OAuthClient is the OAuth connect client of the configuration (also what a
+// oauth.Refresher or oauth.Disconnector wraps).
+func OAuthClient(cfg config.Config, httpClient *http.Client) (*oauth.Client, error) {
+	return oauth.New(oauth.Config{
+		PublicURL: cfg.PublicURL, StateSecret: []byte(cfg.JWTSecret),
+		MetaAppID: cfg.MetaAppID, MetaAppSecret: cfg.MetaAppSecret, MetaDialogURL: cfg.MetaOAuthDialogURL,
+		MetaGraphURL: cfg.MetaBaseURL, MetaAPIVersion: cfg.MetaAPIVersion,
+		GoogleClientID: cfg.GoogleOAuthClientID, GoogleClientSecret: cfg.GoogleOAuthClientSecret,
+		GoogleAuthURL: cfg.GoogleOAuthAuthURL, GoogleTokenURL: cfg.GoogleOAuthTokenURL,
+		GoogleAdsBaseURL: cfg.GoogleAdsBaseURL, GoogleAdsAPIVersion: cfg.GoogleAdsAPIVersion,
+		GoogleAdsDeveloperToken: cfg.GoogleAdsDeveloperToken, GA4AdminBaseURL: cfg.GA4AdminBaseURL,
+		TikTokAppID: cfg.TikTokAppID, TikTokAppSecret: cfg.TikTokAppSecret, TikTokAuthURL: cfg.TikTokOAuthURL,
+		TikTokBaseURL:   cfg.TikTokBaseURL,
+		ShopifyClientID: cfg.ShopifyClientID, ShopifyClientSecret: cfg.ShopifyClientSecret,
+		ShopifyBaseURL: cfg.ShopifyBaseURL, ShopifyAPIVersion: cfg.ShopifyAPIVersion,
+		HTTPClient: httpClient,
+	})
 }
 
 // EnsureSearchAttributes registers the custom search attributes on the namespace; ones

@@ -45,6 +45,8 @@ type Config struct {
 	// ShopifyWebhookSecret verifies webhook signatures (the Shopify app's client secret).
 	ShopifyWebhookSecret string
 	GA4BaseURL           string
+	// GA4AdminBaseURL is the Analytics Admin API, which lists the properties a grant sees.
+	GA4AdminBaseURL string
 	// ActivitiesPerSecond is the server-side rate limit of each channel's task queue.
 	ActivitiesPerSecond map[string]float64
 
@@ -67,16 +69,15 @@ type Identity struct {
 
 	// OAuth clients of the providers; an empty client id means the provider cannot be
 	// connected by OAuth. The URLs default to the real providers.
-	MetaAppID            string
-	MetaAppSecret        string
-	MetaOAuthDialogURL   string
-	GoogleOAuthAuthURL   string
-	TikTokAppID          string
-	TikTokAppSecret      string
-	TikTokOAuthURL       string
-	ShopifyClientID      string
-	ShopifyClientSecret  string
-	ShopifyAuthorizeBase string
+	MetaAppID           string
+	MetaAppSecret       string
+	MetaOAuthDialogURL  string
+	GoogleOAuthAuthURL  string
+	TikTokAppID         string
+	TikTokAppSecret     string
+	TikTokOAuthURL      string
+	ShopifyClientID     string
+	ShopifyClientSecret string
 }
 
 // Signup modes.
@@ -109,6 +110,7 @@ func FromEnv() (Config, error) {
 		ShopifyAPIVersion:       env("SHOPIFY_API_VERSION", "2024-10"),
 		ShopifyWebhookSecret:    os.Getenv("SHOPIFY_WEBHOOK_SECRET"),
 		GA4BaseURL:              env("GA4_BASE_URL", "https://analyticsdata.googleapis.com"),
+		GA4AdminBaseURL:         env("GA4_ADMIN_BASE_URL", "https://analyticsadmin.googleapis.com"),
 		ActivitiesPerSecond:     map[string]float64{},
 		Identity: Identity{
 			JWTSecret:           os.Getenv("JWT_SECRET"),
@@ -126,8 +128,6 @@ func FromEnv() (Config, error) {
 			TikTokOAuthURL:      env("TIKTOK_OAUTH_URL", "https://business-api.tiktok.com/portal/auth"),
 			ShopifyClientID:     os.Getenv("SHOPIFY_CLIENT_ID"),
 			ShopifyClientSecret: os.Getenv("SHOPIFY_CLIENT_SECRET"),
-			// Empty means https://{shop} for each shop; the sandbox sets one base for all.
-			ShopifyAuthorizeBase: os.Getenv("SHOPIFY_OAUTH_BASE_URL"),
 		},
 	}
 	if c.AppURL == "" {

@@ -271,6 +271,17 @@ func pointAtSandbox(cfg *config.Config, sandboxURL string) {
 	set(&cfg.ShopifyBaseURL, "", sandboxURL+"/shopify")
 	set(&cfg.ShopifyWebhookSecret, "", sandboxshopify.DefaultWebhookSecret)
 	set(&cfg.GA4BaseURL, "https://analyticsdata.googleapis.com", sandboxURL+"/ga4")
+	set(&cfg.GA4AdminBaseURL, "https://analyticsadmin.googleapis.com", sandboxURL+"/ga4admin")
+	// OAuth connect: the sandbox's consent pages approve with one click.
+	set(&cfg.MetaAppID, "", sandboxmeta.OAuthAppID)
+	set(&cfg.MetaAppSecret, "", sandboxmeta.OAuthAppSecret)
+	set(&cfg.MetaOAuthDialogURL, "https://www.facebook.com", sandboxURL+"/meta/www")
+	set(&cfg.GoogleOAuthAuthURL, "https://accounts.google.com/o/oauth2/v2/auth", sandboxURL+"/google/o/oauth2/v2/auth")
+	set(&cfg.TikTokAppID, "", sandboxtiktok.OAuthAppID)
+	set(&cfg.TikTokAppSecret, "", sandboxtiktok.OAuthAppSecret)
+	set(&cfg.TikTokOAuthURL, "https://business-api.tiktok.com/portal/auth", sandboxURL+"/tiktok/portal/auth")
+	set(&cfg.ShopifyClientID, "", sandboxshopify.OAuthClientID)
+	set(&cfg.ShopifyClientSecret, "", sandboxshopify.OAuthClientSecret)
 }
 
 func location(name string) *time.Location {

@@ -30,10 +30,12 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
+	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
 	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
 	sandboxshopify "github.com/omnitrackiq/omnitrackiq/internal/sandbox/shopify"
+	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
@@ -148,6 +150,7 @@ type env struct {
 	Connectors channels.Registry
 	Syncs      *syncsvc.Service
 	API        *httptest.Server
+	Router     *api.Router
 	Workspace  string
 	APIKey     string
 	// Mail reads what the API sent, from the package's mailpit.
@@ -163,6 +166,8 @@ type env struct {
 type envOptions struct {
 	pageSize  int
 	sandboxAt time.Time
+	// logSink receives every log line of the API and workers, as JSON.
+	logSink io.Writer
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -179,6 +184,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	st, _ := testdb.New(t)
 	logger := quietLogger()
+	if o.logSink != nil {
+		// Debug level, so a test scanning the logs for secrets sees everything logged.
+		logger = slog.New(slog.NewJSONHandler(o.logSink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	tc, err := client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Namespace: ns, Logger: logger})
 	if err != nil {
 		t.Fatalf("dial temporal: %v", err)
@@ -259,15 +268,32 @@ func newEnv(t *testing.T, o envOptions) *env {
 		PublicURL: e.API.URL, AppURL: e.API.URL, Signup: config.SignupOpen,
 		SMTPURL: mailServer.SMTPURL(), MailFrom: "OmniTrackIQ <no-reply@omnitrackiq.test>",
 	}
-	e.API.Config.Handler = api.NewRouter(api.Deps{
+	oauthClient, err := oauth.New(oauth.Config{
+		PublicURL: e.API.URL, StateSecret: []byte("e2e-jwt-signing-key-0123456789abcdef"),
+		MetaAppID: sandboxmeta.OAuthAppID, MetaAppSecret: sandboxmeta.OAuthAppSecret,
+		MetaDialogURL: sbts.URL + "/meta/www", MetaGraphURL: sbts.URL + "/meta",
+		GoogleClientID: sandbox.GoogleClientID, GoogleClientSecret: sandbox.GoogleClientSecret,
+		GoogleAuthURL: sbts.URL + "/google/o/oauth2/v2/auth", GoogleTokenURL: sbts.URL + sandbox.GoogleTokenPath,
+		GoogleAdsBaseURL: sbts.URL + "/googleads", GoogleAdsDeveloperToken: sandboxgoogleads.DefaultDeveloperToken,
+		GA4AdminBaseURL: sbts.URL + "/ga4admin",
+		TikTokAppID:     sandboxtiktok.OAuthAppID, TikTokAppSecret: sandboxtiktok.OAuthAppSecret,
+		TikTokAuthURL: sbts.URL + "/tiktok/portal/auth", TikTokBaseURL: sbts.URL + "/tiktok",
+		ShopifyClientID: sandboxshopify.OAuthClientID, ShopifyClientSecret: sandboxshopify.OAuthClientSecret,
+		ShopifyBaseURL: sbts.URL + "/shopify",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Router = api.NewRouter(api.Deps{
 		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
-		Tokens: tokens, Mailer: mailer, Identity: e.Identity,
+		Tokens: tokens, Mailer: mailer, Identity: e.Identity, OAuth: oauthClient,
 	})
+	e.API.Config.Handler = e.Router
 
 	ws, err := st.CreateWorkspace(ctx, "E2E Store", "USD", "America/New_York")
 	if err != nil {

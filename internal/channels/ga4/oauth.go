@@ -2,10 +2,7 @@ package ga4
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
@@ -19,7 +16,6 @@ const (
 	tokenExpiryMargin = time.Minute
 	// defaultTokenLifetime is assumed when the token response has no expires_in.
 	defaultTokenLifetime = 5 * time.Minute
-	maxTokenResponse     = 1 << 20
 )
 
 // accessToken returns the bearer token for the account: acct.Token when there is no
@@ -43,52 +39,33 @@ func (c *Client) accessToken(ctx context.Context, acct channels.Account, stale s
 }
 
 // mint exchanges the refresh token for an access token (RFC 6749 §6, as Google's token
-// endpoint implements it).
+// endpoint implements it) through golang.org/x/oauth2.
 func (c *Client) mint(ctx context.Context, acct channels.Account) (string, time.Duration, error) {
 	if c.o.ClientID == "" {
 		return "", 0, &channels.Error{Channel: channels.GA4, Kind: channels.KindBadRequest,
 			Message: "an OAuth client id is needed to use a refresh token; none is configured"}
 	}
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {acct.RefreshToken},
-		"client_id":     {c.o.ClientID},
-		"client_secret": {c.o.ClientSecret},
-	}
 	what := "POST " + c.tokenURL.Path
-	req, err := googleauth.NewRefreshRequest(ctx, c.tokenURL.String(), userAgent, form)
-	if err != nil {
-		return "", 0, &channels.Error{Channel: channels.GA4, Kind: channels.KindBadRequest,
-			Message: c.scrub(acct, fmt.Sprintf("token endpoint: build request: %v", err))}
-	}
-	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxTokenResponse)
-	if err != nil {
-		return "", 0, c.transportError(ctx, acct, "token endpoint "+what, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := classifyTokenError(resp.StatusCode, resp.Header, data, c.o.DefaultRateLimitBackoff)
+	tok, err := googleauth.Refresh(ctx, c.o.HTTPClient, c.tokenURL.String(), userAgent, c.o.ClientID, c.o.ClientSecret, acct.RefreshToken)
+	if status, h, body, ok := googleauth.AsRetrieveError(err); ok {
+		e := classifyTokenError(status, h, body, c.o.DefaultRateLimitBackoff)
 		e.Message = c.scrub(acct, e.Message)
-		c.o.Logger.InfoContext(ctx, "ga4 token refresh failed", "status", resp.StatusCode, "kind", e.Kind.String())
+		c.o.Logger.InfoContext(ctx, "ga4 token refresh failed", "status", status, "kind", e.Kind.String())
 		return "", 0, e
 	}
-	var tr struct {
-		AccessToken string  `json:"access_token"`
-		ExpiresIn   jsonInt `json:"expires_in"`
-		TokenType   string  `json:"token_type"`
+	if err != nil && googleauth.IsTransport(err) {
+		return "", 0, c.transportError(ctx, acct, "token endpoint "+what, err)
 	}
-	if err := json.Unmarshal(data, &tr); err != nil {
+	if err != nil {
+		// A 2xx answer without an access token, or not JSON.
 		return "", 0, &channels.Error{Channel: channels.GA4, Kind: channels.KindTransient,
-			Message: "unexpected token endpoint response: not JSON"}
+			Message: "unexpected token endpoint response: no usable access_token"}
 	}
-	if tr.AccessToken == "" {
-		return "", 0, &channels.Error{Channel: channels.GA4, Kind: channels.KindTransient,
-			Message: "unexpected token endpoint response: no access_token"}
-	}
-	lifetime := time.Duration(tr.ExpiresIn) * time.Second
+	lifetime := time.Duration(tok.ExpiresIn) * time.Second
 	if lifetime <= 0 {
 		lifetime = defaultTokenLifetime
 	}
-	return tr.AccessToken, lifetime, nil
+	return tok.AccessToken, lifetime, nil
 }
 
 // classifyTokenError classifies an OAuth error response ({"error","error_description"}):

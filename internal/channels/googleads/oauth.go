@@ -2,17 +2,12 @@ package googleads
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleauth"
-	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
-	"github.com/omnitrackiq/omnitrackiq/internal/channels/jsonx"
 )
 
 const (
@@ -22,7 +17,6 @@ const (
 	// assumedTokenLifetime is used when the token endpoint omits expires_in; a token that
 	// dies earlier costs one 401 and one refresh.
 	assumedTokenLifetime = 5 * time.Minute
-	maxTokenResponse     = 1 << 20
 )
 
 // accessToken returns the bearer token of a call: acct.Token without a refresh token, else a
@@ -50,56 +44,31 @@ func (c *Client) accessToken(ctx context.Context, acct channels.Account, stale s
 	return token, err
 }
 
-// refresh runs the refresh_token grant against the token endpoint (channel-apis.md §6).
+// refresh runs the refresh_token grant against the token endpoint (channel-apis.md §6)
+// through golang.org/x/oauth2, and classifies failures as before: the endpoint's error
+// answers by ClassifyTokenError, transport failures as transient, and 2xx answers that are
+// not a usable Bearer token as bad responses.
 func (c *Client) refresh(ctx context.Context, acct channels.Account) (string, time.Duration, error) {
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {acct.RefreshToken},
-	}
-	if c.o.ClientID != "" {
-		form.Set("client_id", c.o.ClientID)
-	}
-	if c.o.ClientSecret != "" {
-		form.Set("client_secret", c.o.ClientSecret)
-	}
 	what := "token endpoint"
-	req, err := googleauth.NewRefreshRequest(ctx, c.tokenURL, userAgent, form)
-	if err != nil {
-		return "", 0, &channels.Error{Channel: channels.GoogleAds, Kind: channels.KindBadRequest,
-			Message: c.scrub(acct, fmt.Sprintf("%s: build request: %v", what, err))}
-	}
-	resp, data, err := httpx.Do(c.o.HTTPClient, req, maxTokenResponse)
-	if err != nil {
-		return "", 0, c.transportError(ctx, acct, what, err, "")
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := ClassifyTokenError(resp.StatusCode, resp.Header, data, c.o.DefaultRateLimitBackoff)
+	tok, err := googleauth.Refresh(ctx, c.o.HTTPClient, c.tokenURL, userAgent, c.o.ClientID, c.o.ClientSecret, acct.RefreshToken)
+	if status, h, body, ok := googleauth.AsRetrieveError(err); ok {
+		e := ClassifyTokenError(status, h, body, c.o.DefaultRateLimitBackoff)
 		e.Message = c.scrub(acct, e.Message)
-		c.o.Logger.InfoContext(ctx, "google ads token refresh failed", "status", resp.StatusCode,
-			"kind", e.Kind.String())
+		c.o.Logger.InfoContext(ctx, "google ads token refresh failed", "status", status, "kind", e.Kind.String())
 		return "", 0, e
 	}
-	var r struct {
-		AccessToken string     `json:"access_token"`
-		ExpiresIn   jsonx.Text `json:"expires_in"`
-		TokenType   string     `json:"token_type"`
+	if err != nil && googleauth.IsTransport(err) {
+		return "", 0, c.transportError(ctx, acct, what, err, "")
 	}
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err != nil {
 		return "", 0, c.badResponse(acct, what, err)
 	}
-	if r.AccessToken == "" {
-		return "", 0, c.badResponse(acct, what, fmt.Errorf("no access_token"))
-	}
-	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "Bearer") {
-		return "", 0, c.badResponse(acct, what, fmt.Errorf("token_type %q is not Bearer", r.TokenType))
+	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "Bearer") {
+		return "", 0, c.badResponse(acct, what, fmt.Errorf("token_type %q is not Bearer", tok.TokenType))
 	}
 	lifetime := assumedTokenLifetime
-	if r.ExpiresIn != "" {
-		secs, err := strconv.ParseInt(string(r.ExpiresIn), 10, 64)
-		if err != nil || secs <= 0 {
-			return "", 0, c.badResponse(acct, what, fmt.Errorf("expires_in %q is not a positive integer", string(r.ExpiresIn)))
-		}
-		lifetime = time.Duration(secs) * time.Second
+	if tok.ExpiresIn > 0 {
+		lifetime = time.Duration(tok.ExpiresIn) * time.Second
 	}
-	return r.AccessToken, lifetime, nil
+	return tok.AccessToken, lifetime, nil
 }

@@ -1,6 +1,6 @@
 // Package googleauth is the part of Google's OAuth refresh-token flow that the Google
-// connectors (Google Ads, GA4) do alike: the token request and a per-refresh-token cache
-// of access tokens. How a token endpoint's answer is parsed and classified stays in each
+// connectors (Google Ads, GA4) do alike: the refresh grant (through golang.org/x/oauth2)
+// and a per-refresh-token cache of access tokens. How a token endpoint's answer is parsed and classified stays in each
 // connector, which report it as their own channel and differ in the details.
 package googleauth
 
@@ -8,27 +8,68 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
-// NewRefreshRequest builds the POST of a refresh_token grant (RFC 6749 §6) to tokenURL
-// with the form the caller filled in (grant_type, refresh_token, client credentials).
-func NewRefreshRequest(ctx context.Context, tokenURL, userAgent string, form url.Values) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
+// Refresh runs the refresh_token grant (RFC 6749 §6) against tokenURL through
+// golang.org/x/oauth2, with the client credentials in the form body as Google documents.
+// The returned token keeps refreshToken when the answer carries none, as Google's refresh
+// answers never do. An answer of the endpoint that is not a token is an
+// *oauth2.RetrieveError (status, headers and body, for the connector to classify); a
+// failure to reach the endpoint is the transport's *url.Error; any other error is a 2xx
+// answer that is not a usable token (no access_token, not JSON).
+func Refresh(ctx context.Context, hc *http.Client, tokenURL, userAgent, clientID, clientSecret, refreshToken string) (*oauth2.Token, error) {
+	if hc == nil {
+		hc = http.DefaultClient
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	return req, nil
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	withUA := *hc
+	withUA.Transport = userAgentTransport{base: base, userAgent: userAgent}
+	cfg := oauth2.Config{ClientID: clientID, ClientSecret: clientSecret,
+		Endpoint: oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &withUA)
+	return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+}
+
+// userAgentTransport names the connector in token requests, as in its API calls.
+type userAgentTransport struct {
+	base      http.RoundTripper
+	userAgent string
+}
+
+func (t userAgentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", t.userAgent)
+	r.Header.Set("Accept", "application/json")
+	return t.base.RoundTrip(r)
+}
+
+// AsRetrieveError returns the token endpoint's answer of a failed Refresh: its status,
+// headers and body.
+func AsRetrieveError(err error) (status int, h http.Header, body []byte, ok bool) {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil {
+		return 0, nil, nil, false
+	}
+	return re.Response.StatusCode, re.Response.Header, re.Body, true
+}
+
+// IsTransport reports whether err is a failure to reach the token endpoint.
+func IsTransport(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
 }
 
 // ErrorResponse reads a failed token response ({"error":"invalid_grant",

@@ -250,7 +250,13 @@ func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
 //	DELETE /_sandbox/fold_other  undo all folds
 //	GET    /_sandbox/totals      ?property_id&since&until -> Totals
 //	GET    /_sandbox/properties  the properties and their traffic sources
+//	GET    /_sandbox/oauth/tokens, POST /_sandbox/oauth/revoke   refresh tokens granted at consent
+//	                             (kit.TokenStore.ServeAdmin)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if kit.IsOAuthAdmin(r.URL.Path) {
+		s.granted.ServeAdmin(w, r)
+		return
+	}
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
 	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":

@@ -9,6 +9,10 @@
 //	POST /v1beta/properties/{id}:runReport   Authorization: Bearer <access token>
 //	POST /token                              grant_type=refresh_token (form)
 //
+// AdminAPI serves the Admin API's accountSummaries (accounts.go), mounted apart as Google
+// serves it from analyticsadmin.googleapis.com. Refresh and access tokens granted by the
+// sandbox Google OAuth consent work too (grant.go).
+//
 // Admin endpoints (no token): see admin.go.
 package ga4
 
@@ -91,6 +95,7 @@ type Server struct {
 
 	restated kit.Restatements // percents
 	reqs     kit.RequestLog[RequestLog]
+	granted  *kit.TokenStore // refresh tokens granted by OAuth consent (grant.go)
 
 	mu      sync.Mutex
 	faults  Faults
@@ -124,9 +129,10 @@ func New(cfg Config) *Server {
 	s := &Server{
 		now: cfg.Now, token: cfg.Token, refreshToken: cfg.RefreshToken,
 		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, tokenTTL: cfg.TokenTTL, days: cfg.Days,
-		props:  map[string]*property{},
-		minted: map[string]time.Time{},
-		usage:  map[string]*usage{},
+		props:   map[string]*property{},
+		minted:  map[string]time.Time{},
+		usage:   map[string]*usage{},
+		granted: kit.NewTokenStore(cfg.Now),
 	}
 	for _, p := range cfg.Properties {
 		p.ID = strings.TrimPrefix(p.ID, "properties/")

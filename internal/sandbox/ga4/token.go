@@ -52,8 +52,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, l *RequestLo
 	case rt == "":
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Missing required parameter: refresh_token"})
 		return
-	case rt != s.refreshToken:
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Bad Request"})
+	case s.refreshTokenError(rt, clientID) != nil:
+		writeJSON(w, http.StatusBadRequest, *s.refreshTokenError(rt, clientID))
 		return
 	case revoked:
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})

@@ -250,7 +250,13 @@ func (s *Server) totals(customerID, since, until, level string, filters []filter
 //	GET    /_sandbox/totals                ?customer_id&since&until&level -> Totals
 //	GET    /_sandbox/customers             the customers and their campaign trees
 //	POST   /_sandbox/expire_access_tokens  expire every minted access token -> {"expired":N}
+//	GET    /_sandbox/oauth/tokens, POST /_sandbox/oauth/revoke   refresh tokens granted at consent
+//	                                       (kit.TokenStore.ServeAdmin)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if kit.IsOAuthAdmin(r.URL.Path) {
+		s.granted.ServeAdmin(w, r)
+		return
+	}
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
 	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":

@@ -51,9 +51,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) string {
 	s.mu.Lock()
 	revoked := s.faults.ExpiredToken
 	s.mu.Unlock()
-	switch {
-	case f.Get("refresh_token") != s.refreshToken:
-		oauthError(http.StatusBadRequest, "invalid_grant", "Bad Request")
+	switch code, desc := s.checkRefreshToken(f.Get("refresh_token"), f.Get("client_id")); {
+	case code != "":
+		oauthError(http.StatusBadRequest, code, desc)
 		return grant
 	case revoked:
 		oauthError(http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")

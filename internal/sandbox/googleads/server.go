@@ -11,7 +11,8 @@
 //	POST /token                                        OAuth refresh_token grant (form)
 //
 // API calls need "Authorization: Bearer <token>" (DefaultToken, or a token minted at /token
-// from the refresh token) and a developer-token header. Admin endpoints: see admin.go.
+// from the refresh token) and a developer-token header. Refresh and access tokens granted by
+// the sandbox Google OAuth consent work too (grant.go). Admin endpoints: see admin.go.
 package googleads
 
 import (
@@ -106,6 +107,7 @@ type Server struct {
 
 	restated kit.Restatements // factor percents
 	reqs     kit.RequestLog[RequestLog]
+	granted  *kit.TokenStore // refresh tokens granted by OAuth consent (grant.go)
 
 	mu      sync.Mutex
 	faults  Faults
@@ -144,6 +146,7 @@ func New(cfg Config) *Server {
 		ttl: cfg.AccessTokenTTL, pageSize: cfg.PageSize, days: cfg.Days,
 		customers: map[string]*customer{},
 		minted:    map[string]time.Time{},
+		granted:   kit.NewTokenStore(cfg.Now),
 	}
 	for _, c := range cfg.Customers {
 		c.ID = strings.ReplaceAll(c.ID, "-", "")

@@ -217,7 +217,12 @@ func formatCents(micros int64) string {
 //	GET    /_sandbox/totals     ?account_id&since&until&level -> Totals
 //	GET    /_sandbox/accounts   the accounts and their campaign trees, with every ad's effective_status
 //	POST   /_sandbox/ad_status  {"ad_id","effective_status":"DELETED"|"ARCHIVED"|"PAUSED"|"ACTIVE"}
+//	GET    /_sandbox/oauth/tokens, POST /_sandbox/oauth/revoke|expire   minted tokens (kit.TokenStore.ServeAdmin)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if kit.IsOAuthAdmin(r.URL.Path) {
+		s.tokens.ServeAdmin(w, r)
+		return
+	}
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
 	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":

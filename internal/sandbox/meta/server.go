@@ -16,6 +16,9 @@
 // filtering=[{"field":"ad.effective_status","operator":"IN","value":["ACTIVE",...,"DELETED"]}]
 // (see status.go); the admin totals count every ad.
 //
+// OAuth (the Login dialog under /www, the code and fb_exchange_token exchanges at
+// /{ver}/oauth/access_token, the sandbox app OAuthAppID / OAuthAppSecret): see oauth.go.
+//
 // Admin endpoints (no token): see admin.go.
 package meta
 
@@ -90,6 +93,8 @@ type Server struct {
 
 	restated kit.Restatements // spend factor percents
 	reqs     kit.RequestLog[RequestLog]
+	codes    *kit.CodeStore  // OAuth dialog codes (oauth.go)
+	tokens   *kit.TokenStore // tokens minted by OAuth (oauth.go)
 
 	mu       sync.Mutex
 	faults   Faults
@@ -120,6 +125,8 @@ func New(cfg Config) *Server {
 		accounts: map[string]*account{},
 		runs:     map[string]*reportRun{},
 		adStatus: map[string]string{},
+		codes:    kit.NewCodeStore(cfg.Now, "AQ"),
+		tokens:   kit.NewTokenStore(cfg.Now),
 	}
 	for _, a := range cfg.Accounts {
 		a.ID = strings.TrimPrefix(a.ID, "act_")
@@ -249,7 +256,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := kit.NewStatusRecorder(w)
-	level := s.serveAPI(rec, r)
+	level := ""
+	if !s.serveOAuth(rec, r) {
+		level = s.serveAPI(rec, r)
+	}
 	s.reqs.Add(RequestLog{
 		Time:   s.now().UTC(),
 		Method: r.Method,
@@ -312,8 +322,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) (level string)
 		c.fail(http.StatusBadRequest, graphError{Message: "An access token is required to request this resource.", Type: "OAuthException", Code: 104})
 		return level
 	}
-	if tok != s.token {
-		c.fail(http.StatusBadRequest, graphError{Message: "Invalid OAuth access token - Cannot parse access token", Type: "OAuthException", Code: 190})
+	if g, ok := s.checkToken(tok); !ok {
+		c.fail(http.StatusBadRequest, g)
 		return level
 	}
 
@@ -343,11 +353,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) (level string)
 	s.mu.Unlock()
 	switch {
 	case expired:
-		exp := s.now().Add(-2 * time.Hour).In(time.FixedZone("PDT", -7*3600))
-		c.fail(http.StatusBadRequest, graphError{
-			Message: fmt.Sprintf("Error validating access token: Session has expired on %s. The current time is %s.",
-				exp.Format("Monday, 02-Jan-06 15:04:05 MST"), s.now().In(time.FixedZone("PDT", -7*3600)).Format("Monday, 02-Jan-06 15:04:05 MST")),
-			Type: "OAuthException", Code: 190, ErrorSubcode: 463})
+		c.fail(http.StatusBadRequest, s.expiredTokenError())
 		return level
 	case rl != nil:
 		c.rateLimit, c.regain = true, rl.RegainMinutes
@@ -556,13 +562,35 @@ func (c *call) listAccounts() {
 	if len(fields) == 0 {
 		fields = []string{"account_id"}
 	}
+	q := c.r.URL.Query()
+	limit := defaultPageLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			c.badParam("Param limit must be a positive integer")
+			return
+		}
+		limit = min(n, maxPageLimit)
+	}
+	offset := 0
+	if after := q.Get("after"); after != "" {
+		n, ok := decodeAfter("acct", after)
+		if !ok {
+			c.badParam("Invalid cursor: after=" + after)
+			return
+		}
+		offset = min(n, len(c.s.order))
+	}
+	end := min(offset+limit, len(c.s.order))
 	data := []map[string]any{}
-	for _, id := range c.s.order {
+	for _, id := range c.s.order[offset:end] {
 		data = append(data, c.s.accounts[id].fieldsJSON(fields))
 	}
-	before := base64.RawURLEncoding.EncodeToString([]byte("acct:0"))
-	after := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("acct:%d", len(data))))
-	c.json(http.StatusOK, map[string]any{"data": data, "paging": map[string]any{"cursors": map[string]string{"before": before, "after": after}}})
+	paging := map[string]any{"cursors": map[string]string{"before": encodeAfter("acct", offset), "after": encodeAfter("acct", end)}}
+	if end < len(c.s.order) {
+		paging["next"] = c.nextURL(encodeAfter("acct", end))
+	}
+	c.json(http.StatusOK, map[string]any{"data": data, "paging": paging})
 }
 
 // parseInsightParams validates the insights parameters of a start call or a sync read.

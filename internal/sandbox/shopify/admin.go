@@ -176,7 +176,14 @@ func (s *Server) ResetRequests() { s.reqs.Reset() }
 //	GET    /_sandbox/webhooks                the deliveries made
 //	POST   /_sandbox/webhooks                {"url","topic","order_id","secret","webhook_id"} -> {"webhook_id","status"}
 //	POST   /_sandbox/webhooks/{id}/resend    deliver webhook {id} again, same id and body
+//	GET    /_sandbox/webhook_subscriptions   the webhooks registered over webhooks.json
+//	DELETE /_sandbox/webhook_subscriptions   remove them all
+//	GET    /_sandbox/oauth/tokens, POST /_sandbox/oauth/revoke|expire   minted tokens (kit.TokenStore.ServeAdmin)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if kit.IsOAuthAdmin(r.URL.Path) {
+		s.tokens.ServeAdmin(w, r)
+		return
+	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	segs := strings.Split(strings.TrimPrefix(path, "/_sandbox/"), "/")
 	route := r.Method + " " + path
@@ -218,6 +225,11 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(b)
 	case r.Method == http.MethodPost && len(segs) == 3 && segs[0] == "orders":
 		s.adminMutation(w, r, segs[1], segs[2])
+	case route == "GET /_sandbox/webhook_subscriptions":
+		kit.WriteJSON(w, http.StatusOK, s.WebhookSubscriptions())
+	case route == "DELETE /_sandbox/webhook_subscriptions":
+		s.ResetWebhookSubscriptions()
+		kit.WriteJSON(w, http.StatusOK, []WebhookSubscription{})
 	case route == "GET /_sandbox/webhooks":
 		d := s.Webhooks()
 		if d == nil {

@@ -19,6 +19,12 @@
 // and read_customers; LimitedToken lacks read_all_orders, and with it the order endpoints
 // silently leave out the orders created more than 60 days ago, as Shopify does.
 //
+//	POST|GET /admin/api/{ver}/webhooks.json, DELETE /admin/api/{ver}/webhooks/{id}.json
+//
+// OAuth (the authorize page with its HMAC-signed callback, the token endpoint with classic
+// and expiring tokens, the sandbox app OAuthClientID / OAuthClientSecret): see oauth.go.
+// Webhook subscriptions: see subscriptions.go.
+//
 // Admin endpoints (no token): see admin.go. Webhooks: see webhook.go.
 package shopify
 
@@ -113,7 +119,9 @@ type Server struct {
 	currency string
 	hc       *http.Client
 
-	reqs kit.RequestLog[RequestLog]
+	reqs   kit.RequestLog[RequestLog]
+	codes  *kit.CodeStore  // OAuth codes (oauth.go)
+	tokens *kit.TokenStore // tokens minted by OAuth (oauth.go)
 
 	genMu sync.Mutex
 	gen   map[int64][]*genOrder // day number -> that day's generated orders
@@ -125,6 +133,8 @@ type Server struct {
 	calls       int64
 	deliveries  []WebhookDelivery
 	deliveryIdx map[string]int
+	subs        []WebhookSubscription // subscriptions.go
+	subSeq      int64
 }
 
 // New builds a Server. It panics on an invalid timezone, a programming error in a sandbox.
@@ -154,6 +164,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		now: cfg.Now, token: cfg.Token, days: cfg.Days, loc: loc, currency: cfg.Currency, hc: cfg.HTTPClient,
 		gen: map[int64][]*genOrder{}, overlays: map[int64]*overlay{}, deliveryIdx: map[string]int{},
+		codes: kit.NewCodeStore(cfg.Now, ""), tokens: kit.NewTokenStore(cfg.Now),
 	}
 }
 
@@ -269,6 +280,8 @@ type call struct {
 	r    *http.Request
 	seq  int64
 	used int // call-limit bucket level reported
+	// version is the API version of the path.
+	version string
 	// scopes are the access token's.
 	scopes []string
 	// filter and orders are what an orders.json call read, for the request log.
@@ -299,6 +312,9 @@ func (s *Server) newCall(w http.ResponseWriter, r *http.Request) *call {
 func (c *call) serve() {
 	s, w, r := c.s, c.w, c.r
 	c.used = 1 + int(c.seq%4)
+	if c.serveOAuth() {
+		return
+	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if r.URL.Path == "/admin/oauth/access_scopes.json" && r.Method == http.MethodGet {
 		if c.authorize() && !c.faulted() {
@@ -314,6 +330,7 @@ func (c *call) serve() {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
 	}
+	c.version = segs[2]
 	w.Header().Set("X-Shopify-API-Version", segs[2])
 	if !c.authorize() {
 		return
@@ -324,6 +341,10 @@ func (c *call) serve() {
 	}
 	empty := s.Faults().EmptyStore
 
+	if res := strings.Join(segs[3:], "/"); res == "webhooks.json" || strings.HasPrefix(res, "webhooks/") {
+		c.webhooks(res)
+		return
+	}
 	if r.Method != http.MethodGet {
 		c.fail(http.StatusNotFound, "Not Found")
 		return
@@ -358,15 +379,12 @@ func (c *call) serve() {
 
 // authorize checks the access token and keeps its scopes; false means a 401 was written.
 func (c *call) authorize() bool {
-	switch c.r.Header.Get("X-Shopify-Access-Token") {
-	case c.s.token:
-		c.scopes = []string{ScopeReadOrders, ScopeReadAllOrders, ScopeReadCustomers}
-	case LimitedToken:
-		c.scopes = []string{ScopeReadOrders, ScopeReadCustomers}
-	default:
+	scopes, ok := c.s.tokenScopes(c.r.Header.Get("X-Shopify-Access-Token"))
+	if !ok {
 		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
 		return false
 	}
+	c.scopes = scopes
 	return true
 }
 

@@ -248,7 +248,12 @@ func (s *Server) Totals(advertiserID, since, until, level string) (Totals, error
 //	DELETE /_sandbox/restate      undo all restatements
 //	GET    /_sandbox/totals       ?advertiser_id&since&until&level -> Totals
 //	GET    /_sandbox/advertisers  the advertisers and their campaign trees
+//	GET    /_sandbox/oauth/tokens, POST /_sandbox/oauth/revoke|expire   minted tokens (kit.TokenStore.ServeAdmin)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if kit.IsOAuthAdmin(r.URL.Path) {
+		s.tokens.ServeAdmin(w, r)
+		return
+	}
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
 	case "GET /_sandbox/faults", "POST /_sandbox/faults", "DELETE /_sandbox/faults":

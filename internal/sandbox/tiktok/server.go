@@ -12,6 +12,9 @@
 //	    &dimensions=["<level>_id","stat_time_day"]&metrics=[...]&start_date&end_date
 //	    &page&page_size      (at most 30 days from start_date to end_date)
 //
+// OAuth (the /portal/auth consent page, the auth_code exchange, the authorized advertisers,
+// the sandbox app OAuthAppID / OAuthAppSecret): see oauth.go.
+//
 // Admin endpoints (no token): see admin.go.
 package tiktok
 
@@ -93,6 +96,8 @@ type Server struct {
 
 	restated kit.Restatements // factor percents
 	reqs     kit.RequestLog[RequestLog]
+	codes    *kit.CodeStore  // OAuth auth_codes (oauth.go)
+	tokens   *kit.TokenStore // tokens minted by OAuth (oauth.go)
 
 	mu     sync.Mutex
 	faults Faults
@@ -117,6 +122,8 @@ func New(cfg Config) *Server {
 	s := &Server{
 		now: cfg.Now, token: cfg.Token, days: cfg.Days,
 		advertisers: map[string]*advertiser{},
+		codes:       kit.NewCodeStore(cfg.Now, ""),
+		tokens:      kit.NewTokenStore(cfg.Now),
 	}
 	for _, a := range cfg.Advertisers {
 		if !kit.IsDigits(a.ID) {
@@ -217,6 +224,9 @@ type call struct {
 }
 
 func (c *call) serve() {
+	if c.serveOAuth() {
+		return
+	}
 	path := c.r.URL.Path
 	if path != PathReport && path != PathAdvertiserInfo {
 		msg := "404 page not found"
@@ -235,7 +245,7 @@ func (c *call) serve() {
 		c.fail(CodeTokenMissing, "Access token is null, you should set it in http header with key Access-Token.")
 		return
 	}
-	if tok != c.s.token {
+	if !c.s.validToken(tok) {
 		c.fail(CodeTokenInvalid, "Access token is incorrect or has been revoked.")
 		return
 	}

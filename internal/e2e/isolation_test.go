@@ -1,0 +1,396 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
+	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
+)
+
+// isoActor is one way of calling the API in the tenant-isolation test.
+type isoActor struct {
+	name   string
+	bearer string // "" for no credentials
+	header string // X-Workspace-ID, "" for none
+	// What the actor is in workspace A: a user's role, or an API key's scope.
+	role     auth.Role
+	scope    auth.KeyScope
+	outsider bool // a signed-in user who is not a member of A, naming A
+}
+
+func (a isoActor) isUser() bool { return a.role != "" || a.outsider }
+
+// isoUser is a signed-in user with an access token.
+type isoUser struct {
+	ID, Email, Password, Token string
+}
+
+// isoFixture holds two workspaces: A, which every actor calls, and B, whose ids are used
+// to try to reach across. B's rows are digested before and after.
+type isoFixture struct {
+	e      *env
+	A, B   string
+	users  map[auth.Role]isoUser // members of A
+	userB  isoUser               // owner of B, outsider to A
+	keyA   map[auth.KeyScope]string
+	keyB   string
+	connA  string
+	connB  string
+	syncA  string // a sync workflow id of A
+	syncB  string // a sync workflow id of B
+	actors []isoActor
+	// foreign are B's ids by kind, for paths that name a resource.
+	foreign map[string]string
+	// markers are strings only B's data contains; no answer to A's actors may hold one.
+	markers []string
+}
+
+const isoPassword = "correct horse battery staple"
+
+func (e *env) newUser(email string) isoUser {
+	e.t.Helper()
+	hash, err := auth.HashPassword(isoPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u, err := store.CreateUser(e.ctx, e.Store.Pool, email, strings.Split(email, "@")[0], hash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return isoUser{ID: u.ID, Email: u.Email, Password: isoPassword, Token: e.sessionToken(u.ID)}
+}
+
+// sessionToken signs an access token for a new session of the user, as login would.
+func (e *env) sessionToken(userID string) string {
+	e.t.Helper()
+	var family string
+	if err := e.Store.Pool.QueryRow(e.ctx,
+		`INSERT INTO refresh_families (id, user_id) VALUES (gen_random_uuid(), $1) RETURNING id`, userID).Scan(&family); err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.Tokens.Issue(userID, family)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *env) addMember(ws, userID string, role auth.Role) {
+	e.t.Helper()
+	if err := store.AddMember(e.ctx, e.Store.Pool, ws, userID, string(role)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) issueKey(ws string, scope auth.KeyScope) string {
+	e.t.Helper()
+	secret, k, err := apikey.Issue(e.ctx, e.Store, ws, "iso-"+string(scope))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.Store.Pool.Exec(e.ctx, `UPDATE api_keys SET scope = $1 WHERE id = $2`, string(scope), k.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// as sends a request as the actor and returns the status and raw body.
+func (f *isoFixture) as(a isoActor, method, path string, body any) (int, []byte) {
+	f.e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			f.e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(f.e.ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, f.e.API.URL+path, rd)
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	if a.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+a.bearer)
+	}
+	if a.header != "" {
+		req.Header.Set(api.WorkspaceHeader, a.header)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	// The OAuth callback answers with a redirect for browsers; the test reads the answer itself.
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		f.e.t.Fatalf("%s %s as %s: %v", method, path, a.name, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+func newIsoFixture(e *env) *isoFixture {
+	f := &isoFixture{e: e, A: e.Workspace, users: map[auth.Role]isoUser{}, keyA: map[auth.KeyScope]string{}}
+	for _, r := range auth.Roles {
+		u := e.newUser(string(r) + "@a.example")
+		e.addMember(f.A, u.ID, r)
+		f.users[r] = u
+	}
+	f.keyA[auth.ScopeWrite] = e.APIKey
+	f.keyA[auth.ScopeRead] = e.issueKey(f.A, auth.ScopeRead)
+
+	wsB, err := e.Store.CreateWorkspace(e.ctx, "Workspace B secret-name-7f3a", "EUR", "Europe/Berlin")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f.B = wsB.ID
+	f.userB = e.newUser("owner@b.example")
+	e.addMember(f.B, f.userB.ID, auth.Owner)
+	f.keyB = e.issueKey(f.B, auth.ScopeWrite)
+
+	f.connA = e.connectMeta()
+	f.syncA = e.triggerSync(f.connA)
+	keyA := e.APIKey
+	e.APIKey = f.keyB
+	f.connB = e.connectMeta()
+	f.syncB = e.triggerSync(f.connB)
+	e.APIKey = keyA
+	f.foreign = map[string]string{"connection": f.connB, "sync": f.syncB, "user": f.userB.ID, "workspace": f.B}
+	f.markers = []string{f.connB, f.syncB, f.userB.Email, "secret-name-7f3a"}
+
+	f.actors = []isoActor{
+		{name: "anonymous"},
+		{name: "key-read", bearer: f.keyA[auth.ScopeRead], scope: auth.ScopeRead},
+		{name: "key-write", bearer: f.keyA[auth.ScopeWrite], scope: auth.ScopeWrite},
+	}
+	for i := len(auth.Roles) - 1; i >= 0; i-- { // least powerful first
+		r := auth.Roles[i]
+		f.actors = append(f.actors, isoActor{name: string(r), bearer: f.users[r].Token, header: f.A, role: r})
+	}
+	f.actors = append(f.actors, isoActor{name: "outsider", bearer: f.userB.Token, header: f.A, outsider: true})
+	return f
+}
+
+// digestB is a summary of everything in workspace B an attack could change.
+func (f *isoFixture) digestB() string {
+	f.e.t.Helper()
+	var d string
+	err := f.e.Store.Pool.QueryRow(f.e.ctx, `
+		SELECT concat_ws('|',
+			(SELECT string_agg(concat_ws(',', id, status, display_name, md5(token_ciphertext), coalesce(md5(refresh_token_ciphertext), '')), ';' ORDER BY id) FROM connections WHERE workspace_id = $1),
+			(SELECT string_agg(concat_ws(',', user_id, role), ';' ORDER BY user_id) FROM memberships WHERE workspace_id = $1),
+			(SELECT string_agg(concat_ws(',', id, coalesce(revoked_at::text, ''), scope), ';' ORDER BY id) FROM api_keys WHERE workspace_id = $1),
+			(SELECT string_agg(concat_ws(',', id, coalesce(revoked_at::text, ''), coalesce(accepted_at::text, '')), ';' ORDER BY id) FROM invites WHERE workspace_id = $1),
+			(SELECT concat_ws(',', name, currency, timezone) FROM workspaces WHERE id = $1),
+			(SELECT count(*) FROM audit_log WHERE workspace_id = $1)::text,
+			(SELECT string_agg(concat_ws(',', email, name, password_hash), ';' ORDER BY id) FROM users WHERE id = $2)
+		)`, f.B, f.userB.ID).Scan(&d)
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	return d
+}
+
+// isoCase says how to call one route: its path with A's own ids (fresh ones where the call
+// consumes them), its path with B's ids, and its body.
+type isoCase struct {
+	// own fills the route's path with A's ids; it may create a fresh target per call.
+	own func(f *isoFixture) string
+	// foreign fills it with B's ids; nil for routes that name no resource.
+	foreign func(f *isoFixture) string
+	body    func(f *isoFixture) any
+	// foreignBody, when set, is the body of the foreign call: B's ids inside the body.
+	foreignBody func(f *isoFixture) any
+	// ok lists the statuses an allowed caller may get besides 2xx (say 409 for a second
+	// connect of the same account).
+	ok []int
+	// after runs after an allowed call succeeded, to restore what the call changed.
+	after func(f *isoFixture, a isoActor)
+}
+
+func path(s string) func(*isoFixture) string { return func(*isoFixture) string { return s } }
+
+func (c isoCase) allowedStatus(status int) bool {
+	if status >= 200 && status < 300 {
+		return true
+	}
+	for _, s := range c.ok {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// expect is what the permission matrix says the actor gets on a route: "ok", or a status.
+func expect(a isoActor, p api.Policy) (allowed bool, status int) {
+	switch {
+	case p.Access == api.Public:
+		return true, 0
+	case a.bearer == "":
+		return false, http.StatusUnauthorized
+	case p.Access == api.Signed:
+		if a.isUser() {
+			return true, 0
+		}
+		return false, http.StatusForbidden
+	case a.outsider:
+		return false, http.StatusNotFound
+	case !a.isUser() && p.UsersOnly:
+		return false, http.StatusForbidden
+	case !a.isUser():
+		if auth.KeyAllowed(a.scope, p.Action) {
+			return true, 0
+		}
+		return false, http.StatusForbidden
+	case auth.Allowed(a.role, p.Action):
+		return true, 0
+	}
+	return false, http.StatusForbidden
+}
+
+// TestTenantIsolation calls every route the router has, as every role, API-key scope, an
+// outsider and nobody, and with another workspace's ids: each answer is what the permission
+// matrix says, and nothing of workspace B is ever shown or changed. A route added without a
+// case here fails the test.
+func TestTenantIsolation(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	f := newIsoFixture(e)
+	before := f.digestB()
+	cases := isolationCases()
+	seen := map[string]bool{}
+	for _, rp := range e.Router.Policies() {
+		key := rp.Method + " " + rp.Path
+		seen[key] = true
+		c, ok := cases[key]
+		if !ok {
+			t.Errorf("route %s has no case in isolationCases: add one", key)
+			continue
+		}
+		t.Run(strings.ReplaceAll(key, "/", "_"), func(t *testing.T) {
+			for _, a := range f.actors {
+				var body any
+				if c.body != nil {
+					body = c.body(f)
+				}
+				p := c.own(f)
+				status, raw := f.as(a, rp.Method, p, body)
+				allowed, want := expect(a, rp.Policy)
+				switch {
+				case status >= 500:
+					t.Errorf("%s %s as %s: %d %s", rp.Method, p, a.name, status, raw)
+				case allowed && !c.allowedStatus(status):
+					t.Errorf("%s %s as %s: got %d, want success: %s", rp.Method, p, a.name, status, raw)
+				case !allowed && status != want:
+					t.Errorf("%s %s as %s: got %d, want %d: %s", rp.Method, p, a.name, status, want, raw)
+				}
+				f.noMarkers(t, a, rp.Method, p, raw)
+				if allowed && c.after != nil && c.allowedStatus(status) {
+					c.after(f, a)
+				}
+			}
+			if c.foreign != nil {
+				// The most powerful callers of A, naming B's resources.
+				for _, a := range []isoActor{f.actors[len(f.actors)-2], f.actors[2]} {
+					var body any
+					if c.body != nil {
+						body = c.body(f)
+					}
+					if c.foreignBody != nil {
+						body = c.foreignBody(f)
+					}
+					p := c.foreign(f)
+					status, raw := f.as(a, rp.Method, p, body)
+					refused := status == http.StatusNotFound || status == http.StatusForbidden ||
+						// an id of B inside a body is an invalid field of this workspace's request
+						(c.foreignBody != nil && status == http.StatusUnprocessableEntity)
+					if rp.Policy.Access != api.Public && !refused {
+						t.Errorf("%s %s (B's ids) as %s: got %d, want 404: %s", rp.Method, p, a.name, status, raw)
+					}
+					f.noMarkers(t, a, rp.Method, p, raw)
+				}
+			}
+		})
+	}
+	for key := range cases {
+		if !seen[key] {
+			t.Errorf("isolationCases has %s, which the router does not serve", key)
+		}
+	}
+	if after := f.digestB(); after != before {
+		t.Errorf("workspace B changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func (f *isoFixture) noMarkers(t *testing.T, a isoActor, method, p string, raw []byte) {
+	t.Helper()
+	for _, m := range f.markers {
+		if strings.Contains(string(raw), m) && !strings.Contains(p, m) {
+			t.Errorf("%s %s as %s: the answer shows workspace B's %q: %s", method, p, a.name, m, raw)
+		}
+	}
+}
+
+func isolationCases() map[string]isoCase {
+	day := func(offset int) string { return time.Now().AddDate(0, 0, offset).Format("2006-01-02") }
+	rangeQ := "?from=" + day(-30) + "&to=" + day(0)
+	conn := func(suffix string) isoCase {
+		return isoCase{
+			own:     func(f *isoFixture) string { return "/v1/connections/" + f.connA + suffix },
+			foreign: func(f *isoFixture) string { return "/v1/connections/" + f.connB + suffix },
+		}
+	}
+	withOK := func(c isoCase, ok ...int) isoCase { c.ok = ok; return c }
+	withBody := func(c isoCase, b func(*isoFixture) any) isoCase { c.body = b; return c }
+	return map[string]isoCase{
+		"GET /healthz": {own: path("/healthz")},
+		"GET /readyz":  {own: path("/readyz")},
+		// Unsigned bodies are refused: 401 is what every caller gets.
+		"POST /webhooks/shopify": {own: path("/webhooks/shopify"), ok: []int{401},
+			body: func(*isoFixture) any { return map[string]any{"id": 1} }},
+
+		"POST /v1/connections": {own: path("/v1/connections"), ok: []int{409},
+			body: func(*isoFixture) any {
+				return map[string]any{"channel": "meta", "account_id": "act_100200300", "access_token": "sandbox-meta-token"}
+			}},
+		"GET /v1/connections":                       {own: path("/v1/connections")},
+		"GET /v1/connections/:id":                   conn(""),
+		"POST /v1/connections/:id/syncs":            conn("/syncs"),
+		"POST /v1/connections/:id/backfills":        withOK(withBody(conn("/backfills"), func(*isoFixture) any { return map[string]any{"from": day(-10), "to": day(-9)} }), 409),
+		"GET /v1/connections/:id/schedule":          conn("/schedule"),
+		"PATCH /v1/connections/:id/schedule":        withBody(conn("/schedule"), func(*isoFixture) any { return map[string]any{"cron": "17 */6 * * *"} }),
+		"POST /v1/connections/:id/schedule/trigger": conn("/schedule/trigger"),
+		"POST /v1/syncs":                            {own: path("/v1/syncs")},
+		"GET /v1/syncs/:workflow_id": {
+			own:     func(f *isoFixture) string { return "/v1/syncs/" + f.syncA },
+			foreign: func(f *isoFixture) string { return "/v1/syncs/" + f.syncB },
+		},
+		"GET /v1/metrics/summary":    {own: path("/v1/metrics/summary" + rangeQ)},
+		"GET /v1/metrics/campaigns":  {own: path("/v1/metrics/campaigns" + rangeQ)},
+		"GET /v1/metrics/timeseries": {own: path("/v1/metrics/timeseries" + rangeQ)},
+		"GET /v1/metrics/channels":   {own: path("/v1/metrics/channels" + rangeQ)},
+		"GET /v1/orders":             {own: path("/v1/orders" + rangeQ)},
+
+		"POST /v1/connections/oauth/:provider/start": {
+			own: path("/v1/connections/oauth/meta/start"), body: func(*isoFixture) any { return map[string]any{} },
+			foreign:     path("/v1/connections/oauth/meta/start"),
+			foreignBody: func(f *isoFixture) any { return map[string]any{"connection_id": f.connB} },
+		},
+		// A forged state is refused whoever calls.
+		"GET /v1/oauth/callback/:provider": {own: path("/v1/oauth/callback/meta?state=s1.forged.sig&code=abc"), ok: []int{400}},
+	}
+}
+
+var _ = fmt.Sprintf
