@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
+	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
@@ -199,4 +204,106 @@ func (e *env) teamCall(token, method, path string, body any) (int, map[string]an
 		}
 	}
 	return resp.StatusCode, out
+}
+
+// teamIsolationCases are the tenant-isolation cases of the workspace, member, invite, API
+// key and audit routes. Calls that consume their target get a fresh one each time; calls
+// that change A undo it in after.
+func teamIsolationCases() map[string]isoCase {
+	freshInvite := func(f *isoFixture, email string) (id, token string) {
+		f.e.t.Helper()
+		secret, hash, err := auth.NewOpaque(auth.InvitePrefix)
+		if err != nil {
+			f.e.t.Fatal(err)
+		}
+		var inv store.Invite
+		err = f.e.Store.InTx(f.e.ctx, func(tx pgx.Tx) error {
+			inv, _, err = store.CreateInviteTx(f.e.ctx, tx, store.NewInvite{WorkspaceID: f.A, Email: email, Role: "viewer",
+				TokenHash: hash, ExpiresAt: time.Now().Add(time.Hour)})
+			return err
+		})
+		if err != nil {
+			f.e.t.Fatal(err)
+		}
+		return inv.ID, secret
+	}
+	n := 0
+	unique := func(prefix string) string { n++; return fmt.Sprintf("%s-%d@a.example", prefix, n) }
+	return map[string]isoCase{
+		"GET /v1/workspaces":  {own: path("/v1/workspaces")},
+		"POST /v1/workspaces": {own: path("/v1/workspaces"), body: func(*isoFixture) any { return map[string]any{"name": "Iso new"} }},
+		"GET /v1/workspace":   {own: path("/v1/workspace")},
+		"PATCH /v1/workspace": {own: path("/v1/workspace"), body: func(*isoFixture) any { return map[string]any{"name": "E2E Store"} }},
+		// The owner cannot leave (409); anyone else who leaves is added back.
+		"POST /v1/workspace/leave": {own: path("/v1/workspace/leave"), ok: []int{409},
+			after: func(f *isoFixture, a isoActor) {
+				if a.role != auth.Owner {
+					f.e.addMember(f.A, f.users[a.role].ID, a.role)
+				}
+			}},
+		"POST /v1/workspace/transfer-ownership": {
+			own:         path("/v1/workspace/transfer-ownership"),
+			body:        func(f *isoFixture) any { return map[string]any{"user_id": f.users[auth.Admin].ID} },
+			foreign:     path("/v1/workspace/transfer-ownership"),
+			foreignBody: func(f *isoFixture) any { return map[string]any{"user_id": f.userB.ID} },
+			after: func(f *isoFixture, _ isoActor) {
+				if err := f.e.Store.TransferOwnership(f.e.ctx, f.A, f.users[auth.Admin].ID, f.users[auth.Owner].ID); err != nil {
+					f.e.t.Fatal(err)
+				}
+			},
+		},
+		"GET /v1/members": {own: path("/v1/members")},
+		"PATCH /v1/members/:user_id": {
+			own:     func(f *isoFixture) string { return "/v1/members/" + f.users[auth.Viewer].ID },
+			foreign: func(f *isoFixture) string { return "/v1/members/" + f.userB.ID },
+			body:    func(*isoFixture) any { return map[string]any{"role": "viewer"} },
+		},
+		"DELETE /v1/members/:user_id": {
+			own: func(f *isoFixture) string {
+				u := f.e.newUser(unique("leaver"))
+				f.e.addMember(f.A, u.ID, auth.Viewer)
+				return "/v1/members/" + u.ID
+			},
+			foreign: func(f *isoFixture) string { return "/v1/members/" + f.userB.ID },
+		},
+		"POST /v1/invites": {own: path("/v1/invites"),
+			body: func(*isoFixture) any { return map[string]any{"email": "iso-invitee@a.example", "role": "viewer"} }},
+		"GET /v1/invites": {own: path("/v1/invites")},
+		"DELETE /v1/invites/:id": {own: func(f *isoFixture) string {
+			id, _ := freshInvite(f, unique("revoked"))
+			return "/v1/invites/" + id
+		}},
+		"GET /v1/invites/lookup": {own: func(f *isoFixture) string {
+			_, tok := freshInvite(f, unique("lookup"))
+			return "/v1/invites/lookup?token=" + tok
+		}},
+		"POST /v1/invites/accept": {own: path("/v1/invites/accept"), body: func(f *isoFixture) any {
+			_, tok := freshInvite(f, unique("joiner"))
+			return map[string]any{"token": tok, "name": "Joiner", "password": isoPassword}
+		}},
+		// The invite is to someone else's address: a signed-in caller is refused (403).
+		"POST /v1/invites/accept-as-me": {own: path("/v1/invites/accept-as-me"), ok: []int{403}, body: func(f *isoFixture) any {
+			_, tok := freshInvite(f, unique("someone"))
+			return map[string]any{"token": tok}
+		}},
+		"POST /v1/api-keys": {own: path("/v1/api-keys"), body: func(*isoFixture) any { return map[string]any{"name": "iso", "scope": "read"} }},
+		"GET /v1/api-keys":  {own: path("/v1/api-keys")},
+		"DELETE /v1/api-keys/:id": {
+			own: func(f *isoFixture) string {
+				_, k, err := apikey.Issue(f.e.ctx, f.e.Store, f.A, "doomed")
+				if err != nil {
+					f.e.t.Fatal(err)
+				}
+				return "/v1/api-keys/" + k.ID
+			},
+			foreign: func(f *isoFixture) string {
+				var id string
+				if err := f.e.Store.Pool.QueryRow(f.e.ctx, `SELECT id FROM api_keys WHERE key_hash = $1`, apikey.Hash(f.keyB)).Scan(&id); err != nil {
+					f.e.t.Fatal(err)
+				}
+				return "/v1/api-keys/" + id
+			},
+		},
+		"GET /v1/audit": {own: path("/v1/audit")},
+	}
 }
