@@ -121,5 +121,13 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
 	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
 	s.handle(v1, "GET", "/orders", read, s.listOrders)
+	// Users and sessions (auth.go). gin.New trusts every proxy's X-Forwarded-For; client
+	// IPs key the sign-in rate limits, so only the configured proxies are trusted (none by
+	// default). FromEnv validates the list; a bad one falls back to trusting none.
+	if err := r.SetTrustedProxies(d.Identity.TrustedProxies); err != nil {
+		s.log.Error("TRUSTED_PROXIES ignored", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
+	s.registerAuth(v1)
 	return &Router{Engine: r, policies: s.policies}
 }
