@@ -320,9 +320,9 @@ func (s *server) signup(c *gin.Context) {
 	s.auditPublic(c, store.AuditEntry{WorkspaceID: w.ID, ActorUserID: u.ID, Actor: u.Email, Action: "auth.signup",
 		TargetType: "workspace", TargetID: w.ID})
 	c.JSON(http.StatusCreated, AuthResponse{
-		User:        accountUser(u),
-		Workspace:   &AccountWorkspace{ID: w.ID, Name: w.Name, Currency: w.Currency, Timezone: w.Timezone, CreatedAt: w.CreatedAt},
-		Memberships: []AccountMembership{{WorkspaceID: w.ID, WorkspaceName: w.Name, Role: string(auth.Owner)}},
+		User:          accountUser(u),
+		Workspace:     &AccountWorkspace{ID: w.ID, Name: w.Name, Currency: w.Currency, Timezone: w.Timezone, CreatedAt: w.CreatedAt},
+		Memberships:   []AccountMembership{{WorkspaceID: w.ID, WorkspaceName: w.Name, Role: string(auth.Owner)}},
 		SessionTokens: tokens,
 	})
 }
