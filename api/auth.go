@@ -191,7 +191,7 @@ func (s *server) issueSession(ctx context.Context, q store.Querier, userID strin
 	if err != nil {
 		return SessionTokens{}, err
 	}
-	sess, err := store.StartSession(ctx, q, userID, hash, time.Now().Add(RefreshTTL))
+	sess, err := store.StartSession(ctx, q, userID, hash, time.Now().Add(RefreshTTL).Truncate(time.Second))
 	if err != nil {
 		return SessionTokens{}, err
 	}
@@ -434,6 +434,9 @@ func (s *server) refresh(c *gin.Context) {
 		s.auditPublic(c, store.AuditEntry{ActorUserID: sess.UserID, Actor: sess.UserID, Action: "auth.refresh_reused",
 			TargetType: "session", TargetID: sess.FamilyID})
 		unauthorized(c, "the refresh token was already used; the session has been ended, sign in again")
+		return
+	case errors.Is(err, store.ErrRefreshRevoked):
+		unauthorized(c, "the session has ended; sign in again")
 		return
 	case errors.Is(err, store.ErrRefreshExpired):
 		unauthorized(c, "the session has expired; sign in again")

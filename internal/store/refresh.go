@@ -17,6 +17,8 @@ import (
 var (
 	// ErrRefreshReused: the token was already rotated or revoked; its family is now revoked.
 	ErrRefreshReused = errors.New("refresh token reused")
+	// ErrRefreshRevoked: the family was already revoked (logout, password change, reuse).
+	ErrRefreshRevoked = errors.New("refresh token revoked")
 	// ErrRefreshExpired: the family's absolute lifetime is over.
 	ErrRefreshExpired = errors.New("refresh token expired")
 )
@@ -44,12 +46,12 @@ func StartSession(ctx context.Context, q Querier, userID string, tokenHash []byt
 }
 
 // RotateRefresh exchanges the token of oldHash for a new one (newHash) in the same family,
-// keeping the family's absolute expiry. A token that was already rotated or revoked revokes
-// its whole family and returns ErrRefreshReused; an unknown token is ErrNotFound; an expired
-// one ErrRefreshExpired.
+// keeping the family's absolute expiry. A rotated token of a live family revokes the whole
+// family and returns ErrRefreshReused; a token of a revoked family is ErrRefreshRevoked; an
+// unknown token is ErrNotFound; an expired one ErrRefreshExpired.
 func (s *Store) RotateRefresh(ctx context.Context, oldHash, newHash []byte) (Session, error) {
 	var out Session
-	var reused bool
+	var reused, revokedBefore bool
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var tokenID string
 		var rotated, revoked, famRevoked *time.Time
@@ -68,7 +70,11 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash, newHash []byte) (Ses
 		if err != nil {
 			return fmt.Errorf("look up refresh token: %w", err)
 		}
-		if rotated != nil || revoked != nil || famRevoked != nil {
+		if famRevoked != nil || revoked != nil {
+			revokedBefore = true
+			return nil
+		}
+		if rotated != nil {
 			reused = true
 			return revokeFamilies(ctx, tx, `id = $1`, out.FamilyID)
 		}
@@ -87,9 +93,12 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash, newHash []byte) (Ses
 	if err != nil {
 		return Session{}, err
 	}
-	if reused {
+	switch {
+	case reused:
 		// The revocation is committed; the caller still gets no tokens.
 		return out, ErrRefreshReused
+	case revokedBefore:
+		return out, ErrRefreshRevoked
 	}
 	return out, nil
 }

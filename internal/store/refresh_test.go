@@ -103,7 +103,7 @@ func TestRefreshRotation(t *testing.T) {
 	if n := count(t, st, `SELECT count(*) FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL`, s1.FamilyID); n != 0 {
 		t.Fatalf("%d tokens of the family not revoked", n)
 	}
-	if _, err := st.RotateRefresh(ctx, []byte("h3"), []byte("h5")); !errors.Is(err, store.ErrRefreshReused) {
+	if _, err := st.RotateRefresh(ctx, []byte("h3"), []byte("h5")); !errors.Is(err, store.ErrRefreshRevoked) {
 		t.Fatalf("token of a revoked family: %v", err)
 	}
 	if n := count(t, st, `SELECT count(*) FROM refresh_tokens WHERE token_hash IN ('\x6834', '\x6835')`); n != 0 {
