@@ -156,5 +156,14 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/api-keys", manageKeys, s.listAPIKeys)
 	s.handle(v1, "DELETE", "/api-keys/:id", manageKeys, s.revokeAPIKey)
 	s.handle(v1, "GET", "/audit", Policy{Access: Scoped, Action: auth.ReadAudit}, s.listAudit)
+
+	// Users and sessions (auth.go). gin.New trusts every proxy's X-Forwarded-For; client
+	// IPs key the sign-in rate limits, so only the configured proxies are trusted (none by
+	// default). FromEnv validates the list; a bad one falls back to trusting none.
+	if err := r.SetTrustedProxies(d.Identity.TrustedProxies); err != nil {
+		s.log.Error("TRUSTED_PROXIES ignored", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
+	s.registerAuth(v1)
 	return &Router{Engine: r, policies: s.policies}
 }

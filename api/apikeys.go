@@ -52,7 +52,7 @@ func (s *server) createAPIKey(c *gin.Context) {
 		return
 	}
 	var errs []FieldError
-	name := checkName("name", req.Name, &errs)
+	name := nameField("name", req.Name, &errs)
 	scope, err := auth.ParseKeyScope(req.Scope)
 	switch {
 	case req.Scope == "":

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -114,9 +113,6 @@ const InviteTTL = 7 * 24 * time.Hour
 // typeInviteGone is the problem type of an invite that was accepted, revoked or expired.
 const typeInviteGone = "/problems/invite-unusable"
 
-// maxEmailBytes is the longest address SMTP carries (RFC 5321 §4.5.3.1.3).
-const maxEmailBytes = 254
-
 // invitableRoles are the roles an invite or a role change may give: owner only comes by
 // transfer.
 var invitableRoles = []auth.Role{auth.Admin, auth.Member, auth.Viewer}
@@ -139,17 +135,11 @@ func parseInvitableRole(field, s string, errs *[]FieldError) auth.Role {
 	return ""
 }
 
-// checkEmail validates a bare email address and returns its stored form.
-func checkEmail(field, s string, errs *[]FieldError) string {
-	email := store.NormalizeEmail(s)
-	if email == "" {
-		*errs = append(*errs, FieldError{field, "is required"})
-		return ""
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > maxEmailBytes || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
-		*errs = append(*errs, FieldError{field, "must be an email address such as name@example.com"})
-		return ""
+// emailField validates the email of a request field, collecting the problem in errs.
+func emailField(field, raw string, errs *[]FieldError) string {
+	email, msg := checkEmail(raw)
+	if msg != "" {
+		*errs = append(*errs, FieldError{field, msg})
 	}
 	return email
 }
@@ -302,7 +292,7 @@ func (s *server) createInvite(c *gin.Context) {
 		return
 	}
 	var errs []FieldError
-	email := checkEmail("email", req.Email, &errs)
+	email := emailField("email", req.Email, &errs)
 	role := parseInvitableRole("role", req.Role, &errs)
 	if len(errs) > 0 {
 		validationProblem(c, errs)
@@ -490,7 +480,7 @@ func (s *server) acceptInvite(c *gin.Context) {
 	if req.Token == "" {
 		errs = append(errs, FieldError{"token", "is required"})
 	}
-	name := checkName("name", req.Name, &errs)
+	name := nameField("name", req.Name, &errs)
 	if err := auth.ValidatePassword(req.Password); err != nil {
 		errs = append(errs, FieldError{"password", err.Error()})
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -49,23 +48,15 @@ const (
 	defaultTimezone = "UTC"
 )
 
-// maxNameRunes bounds workspace, member and key names.
-const maxNameRunes = 100
-
 func workspaceDTO(w store.Workspace, role string) WorkspaceInfo {
 	return WorkspaceInfo{ID: w.ID, Name: w.Name, Currency: w.Currency, Timezone: w.Timezone, CreatedAt: w.CreatedAt, Role: role}
 }
 
-// checkName validates a required display name and returns it trimmed.
-func checkName(field, name string, errs *[]FieldError) string {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		*errs = append(*errs, FieldError{field, "is required"})
-	case utf8.RuneCountInString(name) > maxNameRunes:
-		*errs = append(*errs, FieldError{field, "must be at most 100 characters"})
-	case strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
-		*errs = append(*errs, FieldError{field, "must not contain control characters"})
+// nameField validates a required name of a request field, collecting the problem in errs.
+func nameField(field, raw string, errs *[]FieldError) string {
+	name, msg := checkName(raw, true)
+	if msg != "" {
+		*errs = append(*errs, FieldError{field, msg})
 	}
 	return name
 }
@@ -105,7 +96,7 @@ func (s *server) createWorkspace(c *gin.Context) {
 		return
 	}
 	var errs []FieldError
-	name := checkName("name", req.Name, &errs)
+	name := nameField("name", req.Name, &errs)
 	cur, tz := defaultCurrency, defaultTimezone
 	if req.Currency != "" {
 		cur = checkCurrency(req.Currency, &errs)
@@ -149,7 +140,7 @@ func (s *server) updateWorkspace(c *gin.Context) {
 	var errs []FieldError
 	var u store.WorkspaceUpdate
 	if req.Name != nil {
-		n := checkName("name", *req.Name, &errs)
+		n := nameField("name", *req.Name, &errs)
 		u.Name = &n
 	}
 	if req.Currency != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/omnitrackiq/omnitrackiq/api"
@@ -19,32 +18,8 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
-	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
-
-// fakeMailer records what the API sends; err makes every send fail.
-type fakeMailer struct {
-	mu   sync.Mutex
-	sent []notify.Message
-	err  error
-}
-
-func (m *fakeMailer) Send(_ context.Context, msg notify.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return m.err
-	}
-	m.sent = append(m.sent, msg)
-	return nil
-}
-
-func (m *fakeMailer) messages() []notify.Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]notify.Message(nil), m.sent...)
-}
 
 // caller is one way of calling the API: a signed-in user naming a workspace, or an API key.
 type caller struct {

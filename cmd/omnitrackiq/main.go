@@ -18,11 +18,13 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
+	"github.com/omnitrackiq/omnitrackiq/internal/cli/admin"
 	"github.com/omnitrackiq/omnitrackiq/internal/cli/connectorrun"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
 	"github.com/omnitrackiq/omnitrackiq/internal/devstack"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
+	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
 const usage = `usage: omnitrackiq <command> [arguments]
@@ -34,6 +36,7 @@ commands:
   dev                      run the whole product locally (Temporal dev server, sandbox, API, worker, demo data)
   sandbox                  serve the fake provider APIs (SANDBOX_ADDR)
   connector run ...        read one account of any channel (meta, google_ads, tiktok, shopify, ga4) and print rows as JSON Lines
+  admin create-user ...    create a user and a workspace they own (the first owner when SIGNUP=invite-only)
 
 configuration comes from environment variables; see .env.example.
 `
@@ -65,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if args[0] == "admin" {
+		open := func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) }
+		return admin.Run(ctx, args[1:], open, os.Stdin, stdout, stderr)
 	}
 	logger := cfg.Logger()
 	switch args[0] {

@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ type Identity struct {
 	MailFrom string
 	// Signup is "open" or "invite-only".
 	Signup string
+	// TrustedProxies are the proxies (IPs or CIDRs) whose X-Forwarded-For names the client,
+	// for rate limits and the audit log. Empty trusts none: the peer address is the client.
+	TrustedProxies []string
+	// Limits bound sign-in, sign-up and reset attempts; zero fields take the defaults.
+	Limits RateLimits
 
 	// OAuth clients of the providers; an empty client id means the provider cannot be
 	// connected by OAuth. The URLs default to the real providers.
@@ -119,6 +125,7 @@ func FromEnv() (Config, error) {
 			SMTPURL:             env("SMTP_URL", "smtp://127.0.0.1:1025"),
 			MailFrom:            env("MAIL_FROM", "OmniTrackIQ <no-reply@omnitrackiq.local>"),
 			Signup:              env("SIGNUP", SignupOpen),
+			TrustedProxies:      splitList(os.Getenv("TRUSTED_PROXIES")),
 			MetaAppID:           os.Getenv("META_APP_ID"),
 			MetaAppSecret:       os.Getenv("META_APP_SECRET"),
 			MetaOAuthDialogURL:  env("META_OAUTH_DIALOG_URL", "https://www.facebook.com"),
@@ -137,6 +144,11 @@ func FromEnv() (Config, error) {
 		return Config{}, fmt.Errorf("configuration: SIGNUP must be %q or %q, not %q", SignupOpen, SignupInviteOnly, c.Signup)
 	}
 	var errs []string
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			errs = append(errs, fmt.Sprintf("TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+		}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %v", err))
 	}
@@ -194,4 +206,60 @@ func floatEnv(key string, def float64) (float64, error) {
 		return def, nil
 	}
 	return strconv.ParseFloat(v, 64)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Limit allows Max events per fixed Window.
+type Limit struct {
+	Max    int
+	Window time.Duration
+}
+
+// RateLimits are the per-IP and per-email limits of the unauthenticated identity routes.
+// They are counted in PostgreSQL, so they hold across API replicas.
+type RateLimits struct {
+	// LoginPerIP counts every sign-in attempt from an address.
+	LoginPerIP Limit
+	// LoginFailuresPerEmail counts failed sign-ins to one email; at Max, that email cannot
+	// sign in (even with the right password) until the window ends.
+	LoginFailuresPerEmail Limit
+	SignupPerIP           Limit
+	ResetPerIP            Limit
+	ResetPerEmail         Limit
+}
+
+// DefaultRateLimits are the limits a zero RateLimits field takes.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		LoginPerIP:            Limit{Max: 20, Window: time.Minute},
+		LoginFailuresPerEmail: Limit{Max: 10, Window: 15 * time.Minute},
+		SignupPerIP:           Limit{Max: 10, Window: time.Hour},
+		ResetPerIP:            Limit{Max: 10, Window: time.Hour},
+		ResetPerEmail:         Limit{Max: 3, Window: time.Hour},
+	}
+}
+
+// WithDefaults fills every zero limit from DefaultRateLimits.
+func (r RateLimits) WithDefaults() RateLimits {
+	fill := func(l *Limit, d Limit) {
+		if l.Max <= 0 || l.Window <= 0 {
+			*l = d
+		}
+	}
+	d := DefaultRateLimits()
+	fill(&r.LoginPerIP, d.LoginPerIP)
+	fill(&r.LoginFailuresPerEmail, d.LoginFailuresPerEmail)
+	fill(&r.SignupPerIP, d.SignupPerIP)
+	fill(&r.ResetPerIP, d.ResetPerIP)
+	fill(&r.ResetPerEmail, d.ResetPerEmail)
+	return r
 }

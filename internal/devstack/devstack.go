@@ -1,6 +1,7 @@
 // Package devstack runs the whole product on one machine for local development: the
-// Temporal dev server with its Web UI, the provider sandbox, migrations, the API, the
-// worker, and a seeded demo workspace with a Meta connection, its schedule and a backfill.
+// Temporal dev server with its Web UI, mailpit (which catches every email), the provider
+// sandbox, migrations, the API, the worker, and a seeded demo workspace with its connections,
+// their schedules and backfills, and a demo user who owns it.
 package devstack
 
 import (
@@ -26,9 +27,11 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
+	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
+	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
 	sandboxga4 "github.com/omnitrackiq/omnitrackiq/internal/sandbox/ga4"
 	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
@@ -46,6 +49,17 @@ const (
 	DemoWorkspaceID   = "00000000-0000-4000-8000-00000000d3e0"
 	DemoWorkspaceName = "Demo Store"
 	demoBackfillDays  = 90
+	// DemoUserEmail signs in as the demo workspace's owner; the password is generated
+	// once into .dev/demo-password and printed in the banner.
+	DemoUserEmail = "demo@omnitrackiq.local"
+	demoUserName  = "Demo Owner"
+)
+
+// Where `make dev` runs mailpit when SMTP_URL is left at its default.
+const (
+	mailpitSMTPAddr = "127.0.0.1:1025"
+	mailpitHTTPAddr = "127.0.0.1:8025"
+	defaultSMTPURL  = "smtp://" + mailpitSMTPAddr
 )
 
 // DemoAPIKey is the demo workspace's API key.
@@ -61,6 +75,8 @@ type Options struct {
 	Out    io.Writer
 	// TemporalBin is the Temporal CLI; default ./bin/temporal.
 	TemporalBin string
+	// MailpitBin is mailpit; default $MAILPIT, else ./bin/mailpit.
+	MailpitBin string
 	// DataDir holds the dev server database, logs and generated secrets; default ./.dev.
 	DataDir string
 }
@@ -95,11 +111,22 @@ func Run(ctx context.Context, o Options) error {
 		cfg.JWTSecret = key
 	}
 
+	demoPassword, err := devPassword(filepath.Join(o.DataDir, "demo-password"))
+	if err != nil {
+		return err
+	}
+
 	stopTemporal, err := ensureTemporal(ctx, o, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer stopTemporal()
+
+	mailUI, stopMail, err := ensureMailpit(ctx, o, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
 
 	if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
@@ -144,7 +171,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("seed demo workspace: %w", err)
 	}
-	printBanner(o.Out, cfg, seeded, sandboxURL)
+	if err := EnsureDemoUser(ctx, deps.Store, demoPassword); err != nil {
+		return fmt.Errorf("seed demo user: %w", err)
+	}
+	printBanner(o.Out, cfg, seeded, sandboxURL, demoPassword, mailUI)
 	<-ctx.Done()
 	log.Info("stopping dev stack")
 	return nil
@@ -196,6 +226,39 @@ func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// EnsureDemoUser makes sure DemoUserEmail exists with the password and owns the demo
+// workspace (which Seed creates). Running it again resets a password that differs, so the
+// one printed always works, and leaves the membership alone if it exists or the workspace
+// has another owner.
+func EnsureDemoUser(ctx context.Context, st *store.Store, password string) error {
+	u, err := st.UserByEmail(ctx, DemoUserEmail)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		hash, herr := auth.HashPassword(password)
+		if herr != nil {
+			return herr
+		}
+		if u, err = store.CreateUser(ctx, st.Pool, DemoUserEmail, demoUserName, hash); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case auth.CheckPassword(u.PasswordHash, password) != nil:
+		hash, herr := auth.HashPassword(password)
+		if herr != nil {
+			return herr
+		}
+		if _, err := store.SetPassword(ctx, st.Pool, u.ID, hash); err != nil {
+			return err
+		}
+	}
+	err = store.AddMember(ctx, st.Pool, DemoWorkspaceID, u.ID, string(auth.Owner))
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // SeededConnection is one demo connection and its backfill.
@@ -328,6 +391,47 @@ func ensureTemporal(ctx context.Context, o Options, cfg config.Config, log *slog
 	}, nil
 }
 
+// ensureMailpit reuses a mailpit (or any mail catcher) already serving :1025 and :8025, or
+// starts ./bin/mailpit there. With SMTP_URL set to another relay, mail goes there and no
+// mailpit runs. It returns the web UI's URL ("" when mail goes elsewhere).
+func ensureMailpit(ctx context.Context, o Options, cfg config.Config, log *slog.Logger) (string, func(), error) {
+	ui := "http://localhost" + portOf(mailpitHTTPAddr)
+	if cfg.SMTPURL != defaultSMTPURL {
+		log.Info("sending mail through SMTP_URL; not starting mailpit")
+		return "", func() {}, nil
+	}
+	smtpUp, httpUp := reachable(mailpitSMTPAddr), reachable(mailpitHTTPAddr)
+	if smtpUp && httpUp {
+		log.Info("using the mailpit already running", "smtp", mailpitSMTPAddr, "ui", ui)
+		return ui, func() {}, nil
+	}
+	if smtpUp || httpUp {
+		return "", nil, fmt.Errorf("only one of %s and %s answers: stop what holds it, or set SMTP_URL to your mail relay",
+			mailpitSMTPAddr, mailpitHTTPAddr)
+	}
+	bin := o.MailpitBin
+	if bin == "" {
+		var err error
+		if bin, err = mailpit.Bin(); err != nil {
+			return "", nil, err
+		}
+	}
+	logFile, err := os.OpenFile(filepath.Join(o.DataDir, "mailpit.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := mailpit.Start(ctx, bin, mailpitSMTPAddr, mailpitHTTPAddr, logFile)
+	if err != nil {
+		logFile.Close()
+		return "", nil, fmt.Errorf("start mailpit (log: %s): %w", logFile.Name(), err)
+	}
+	log.Info("started mailpit", "smtp", mailpitSMTPAddr, "ui", ui)
+	return ui, func() {
+		p.Stop()
+		logFile.Close()
+	}, nil
+}
+
 // ensureDatabase creates the database named in DATABASE_URL if it does not exist.
 func ensureDatabase(ctx context.Context, databaseURL string) error {
 	u, err := url.Parse(databaseURL)
@@ -373,6 +477,24 @@ func devEncryptionKey(path string) (string, error) {
 	return s, nil
 }
 
+// devPassword reads the demo user's password from path, generating it the first time.
+func devPassword(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if pw := strings.TrimSpace(string(b)); auth.ValidatePassword(pw) == nil {
+			return pw, nil
+		}
+	}
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return pw, nil
+}
+
 func reachable(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
 	if err != nil {
@@ -393,7 +515,7 @@ func listen(srv *http.Server) error {
 	return nil
 }
 
-func printBanner(w io.Writer, cfg config.Config, s SeedResult, sandboxURL string) {
+func printBanner(w io.Writer, cfg config.Config, s SeedResult, sandboxURL, demoPassword, mailUI string) {
 	apiURL := "http://localhost" + portOf(cfg.APIAddr)
 	key := DemoAPIKey()
 	today := time.Now().Format(channels.DateLayout)
@@ -403,10 +525,12 @@ OmniTrackIQ is running.
 
   API            %s
   API key        %s   (demo workspace %q)
+  Demo sign-in   %s / %s   (owner of the demo workspace; .dev/demo-password)
+  Mail           %s
   Temporal UI    http://localhost:8233/namespaces/%s/workflows
   Sandbox        %s (fake Meta, Google Ads, TikTok, Shopify and GA4 APIs)
   Demo data      90-day backfills of five sandbox connections:
-`, apiURL, key, DemoWorkspaceName, cfg.TemporalNamespace, sandboxURL)
+`, apiURL, key, DemoWorkspaceName, DemoUserEmail, demoPassword, mailText(mailUI), cfg.TemporalNamespace, sandboxURL)
 	for _, c := range s.Connections {
 		fmt.Fprintf(w, "                   %-10s %s\n", c.Channel, c.Backfill)
 	}
@@ -415,9 +539,17 @@ Try:
   curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/summary?from=%s&to=%s'
   curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/syncs
   curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/channels?from=%s&to=%s'
+  curl -s -X POST -H 'Content-Type: application/json' -d '{"email":"%s","password":"%s"}' %s/v1/auth/login
 
 Ctrl-C stops everything started here.
-`, key, apiURL, from, today, key, apiURL, key, apiURL, from, today)
+`, key, apiURL, from, today, key, apiURL, key, apiURL, from, today, DemoUserEmail, demoPassword, apiURL)
+}
+
+func mailText(ui string) string {
+	if ui == "" {
+		return "sent through SMTP_URL"
+	}
+	return ui + " (mailpit: invites and password resets land here)"
 }
 
 func portOf(addr string) string {
