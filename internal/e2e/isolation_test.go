@@ -51,6 +51,7 @@ type isoFixture struct {
 	actors []isoActor
 	// foreign are B's ids by kind, for paths that name a resource.
 	foreign map[string]string
+	seq     int // numbers unique values in bodies
 	// markers are strings only B's data contains; no answer to A's actors may hold one.
 	markers []string
 }
@@ -195,7 +196,8 @@ func (f *isoFixture) digestB() string {
 			(SELECT string_agg(concat_ws(',', id, coalesce(revoked_at::text, ''), coalesce(accepted_at::text, '')), ';' ORDER BY id) FROM invites WHERE workspace_id = $1),
 			(SELECT concat_ws(',', name, currency, timezone) FROM workspaces WHERE id = $1),
 			(SELECT count(*) FROM audit_log WHERE workspace_id = $1)::text,
-			(SELECT string_agg(concat_ws(',', email, name, password_hash), ';' ORDER BY id) FROM users WHERE id = $2)
+			-- B's owner is also the outsider, who may rename themselves: the name is theirs.
+			(SELECT string_agg(concat_ws(',', email, password_hash), ';' ORDER BY id) FROM users WHERE id = $2)
 		)`, f.B, f.userB.ID).Scan(&d)
 	if err != nil {
 		f.e.t.Fatal(err)
@@ -386,6 +388,34 @@ func isolationCases() map[string]isoCase {
 		"GET /v1/metrics/channels":   {own: path("/v1/metrics/channels" + rangeQ)},
 		"GET /v1/orders":             {own: path("/v1/orders" + rangeQ)},
 
+		// Sessions: bodies that are refused before anything changes, so the actors' sessions
+		// survive (a logout or password change would end them).
+		"POST /v1/auth/signup": {own: path("/v1/auth/signup"), ok: []int{422},
+			body: func(*isoFixture) any { return map[string]any{"email": "someone@new.example"} }},
+		"POST /v1/auth/login": {own: path("/v1/auth/login"), ok: []int{401},
+			body: func(f *isoFixture) any { return map[string]any{"email": f.userB.Email, "password": "not-the-password"} }},
+		"POST /v1/auth/refresh": {own: path("/v1/auth/refresh"), ok: []int{401, 422},
+			body: func(*isoFixture) any { return map[string]any{"refresh_token": "otr_forged"} }},
+		"POST /v1/auth/logout": {own: path("/v1/auth/logout"), ok: []int{422},
+			body: func(*isoFixture) any { return map[string]any{"refresh_token": "not-a-token"} }},
+		"POST /v1/auth/password-reset": {own: path("/v1/auth/password-reset"),
+			// One address per call: resets are limited per email.
+			body: func(f *isoFixture) any {
+				f.seq++
+				return map[string]any{"email": fmt.Sprintf("nobody-%d@nowhere.example", f.seq)}
+			}},
+		"POST /v1/auth/password-reset/confirm": {own: path("/v1/auth/password-reset/confirm"), ok: []int{400, 422},
+			body: func(*isoFixture) any {
+				return map[string]any{"token": "otp_forged", "new_password": "a-new-password-123"}
+			}},
+		"GET /v1/me": {own: path("/v1/me")},
+		"PATCH /v1/me": {own: path("/v1/me"),
+			body: func(*isoFixture) any { return map[string]any{"name": "Same Person"} }},
+		"POST /v1/me/password": {own: path("/v1/me/password"), ok: []int{422},
+			body: func(*isoFixture) any {
+				return map[string]any{"current_password": "not-the-password", "new_password": "a-new-password-123"}
+			}},
+
 		"POST /v1/connections/oauth/:provider/start": {
 			own: path("/v1/connections/oauth/meta/start"), body: func(*isoFixture) any { return map[string]any{} },
 			foreign:     path("/v1/connections/oauth/meta/start"),
@@ -399,5 +429,3 @@ func isolationCases() map[string]isoCase {
 	}
 	return cases
 }
-
-var _ = fmt.Sprintf

@@ -131,7 +131,7 @@ func TestJourney(t *testing.T) {
 	ownerRefresh := signup["refresh_token"].(string)
 
 	me := owner.must(http.StatusOK, "GET", "/v1/me", nil)
-	if me["email"] != "founder@brand.example" {
+	if u, _ := me["user"].(map[string]any); u["email"] != "founder@brand.example" {
 		t.Fatalf("me = %v", me)
 	}
 
