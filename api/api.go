@@ -38,6 +38,9 @@ type Deps struct {
 	Mailer notify.Mailer
 	// Identity is the identity part of the configuration (signup mode, public URLs, OAuth clients).
 	Identity config.Identity
+	// Disconnector removes provider-side registrations when a connection is disconnected;
+	// nil means there is nothing to remove.
+	Disconnector Disconnector
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.
@@ -54,6 +57,11 @@ type Syncs interface {
 	TriggerSchedule(ctx context.Context, conn store.Connection) error
 	// StartWorkspaceSync syncs every connection of the workspace; started=false when one runs.
 	StartWorkspaceSync(ctx context.Context, workspaceID string) (h syncsvc.Handle, started bool, err error)
+	// DeleteSchedule deletes the connection's schedule; one already gone is not an error.
+	DeleteSchedule(ctx context.Context, conn store.Connection) error
+	// CancelRuns cancels the connection's on-demand sync and the named workflows; ones
+	// already gone or closed are not an error.
+	CancelRuns(ctx context.Context, conn store.Connection, workflowIDs []string) error
 }
 
 // maxBodyBytes bounds every request body. The largest legitimate body is a connection
@@ -121,5 +129,8 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
 	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
 	s.handle(v1, "GET", "/orders", read, s.listOrders)
+	// Connection lifecycle: rename, pause/resume, disconnect (and purge).
+	s.handle(v1, "PATCH", "/connections/:id", manage, s.updateConnection)
+	s.handle(v1, "DELETE", "/connections/:id", Policy{Access: Scoped, Action: auth.DeleteConnections}, s.deleteConnection)
 	return &Router{Engine: r, policies: s.policies}
 }
