@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
@@ -88,6 +89,12 @@ type Sync struct {
 	MaxInlineWait time.Duration
 	// HeartbeatEvery is how often SyncWindow heartbeats while it works; 0 means 5 s.
 	HeartbeatEvery time.Duration
+	// Refresher refreshes provider tokens for TokenRefresh; nil means tokens are not refreshed.
+	Refresher TokenRefresher
+	// Mailer sends the needs_reauth notice to the workspace's owner and admins; nil means none.
+	Mailer notify.Mailer
+	// AppURL is the web app the notice links to (config Identity.AppURL).
+	AppURL string
 	// recordHeartbeat is activity.RecordHeartbeat, replaced in tests to count heartbeats
 	// (the SDK throttles what it sends to the server).
 	recordHeartbeat func(ctx context.Context, details ...any)
@@ -125,7 +132,15 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 	if err != nil {
 		return PrepareResult{}, err
 	}
+	if conn.Status == store.ConnectionDisconnected {
+		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("connection %s is disconnected", conn.ID), ErrTypeConnectionDisconnected, nil)
+	}
 	if conn.Status == store.ConnectionNeedsReauth {
+		// Catches up on a notice whose sending failed when the connection was flagged.
+		if _, nerr := a.notifyReauth(ctx, conn.WorkspaceID, conn.ID); nerr != nil {
+			a.logger().Warn("needs_reauth notice", "connection_id", conn.ID, "err", nerr)
+		}
 		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("connection %s needs to be reconnected: %s", conn.ID, conn.StatusReason), ErrTypeNeedsReauth, nil)
 	}
@@ -625,8 +640,11 @@ func (a *Sync) classify(ctx context.Context, conn store.Connection, err error) e
 		// Use a fresh context: the flag must land even if this attempt is being cancelled.
 		flagCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if ferr := a.Store.SetConnectionStatus(flagCtx, conn.WorkspaceID, conn.ID, store.ConnectionNeedsReauth, pe.Message); ferr != nil {
+		if ferr := a.Store.MarkNeedsReauth(flagCtx, conn.WorkspaceID, conn.ID, pe.Message); ferr != nil {
 			a.logger().Error("flag connection needs_reauth", "connection", conn.ID, "err", ferr)
+		} else if _, nerr := a.notifyReauth(flagCtx, conn.WorkspaceID, conn.ID); nerr != nil {
+			// The next sync's PrepareSync tries again.
+			a.logger().Warn("needs_reauth notice", "connection_id", conn.ID, "err", nerr)
 		}
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrTypeProviderAuth, nil)
 	case channels.KindBadRequest:
@@ -731,6 +749,10 @@ func (a *Sync) ListConnections(ctx context.Context, in ListConnectionsInput) (Li
 	}
 	var out ListConnectionsResult
 	for _, c := range conns {
+		if c.Status == store.ConnectionDisconnected {
+			// Removed by the user: not part of the workspace's syncs any more.
+			continue
+		}
 		if c.Status == store.ConnectionNeedsReauth || c.Status == "disabled" {
 			out.Skipped = append(out.Skipped, SkippedConnection{ID: c.ID, Reason: c.Status})
 			continue

@@ -42,6 +42,9 @@ type Deps struct {
 	// OAuth runs the providers' OAuth flows for OAuth connect. Nil means no provider can be
 	// connected by OAuth.
 	OAuth *oauth.Client
+	// Disconnector removes provider-side registrations when a connection is disconnected;
+	// nil means there is nothing to remove.
+	Disconnector Disconnector
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.
@@ -58,6 +61,11 @@ type Syncs interface {
 	TriggerSchedule(ctx context.Context, conn store.Connection) error
 	// StartWorkspaceSync syncs every connection of the workspace; started=false when one runs.
 	StartWorkspaceSync(ctx context.Context, workspaceID string) (h syncsvc.Handle, started bool, err error)
+	// DeleteSchedule deletes the connection's schedule; one already gone is not an error.
+	DeleteSchedule(ctx context.Context, conn store.Connection) error
+	// CancelRuns cancels the connection's on-demand sync and the named workflows; ones
+	// already gone or closed are not an error.
+	CancelRuns(ctx context.Context, conn store.Connection, workflowIDs []string) error
 }
 
 // maxBodyBytes bounds every request body. The largest legitimate body is a connection
@@ -165,5 +173,8 @@ func NewRouter(d Deps) *Router {
 		_ = r.SetTrustedProxies(nil)
 	}
 	s.registerAuth(v1)
+	// Connection lifecycle: rename, pause/resume, disconnect (and purge).
+	s.handle(v1, "PATCH", "/connections/:id", manage, s.updateConnection)
+	s.handle(v1, "DELETE", "/connections/:id", Policy{Access: Scoped, Action: auth.DeleteConnections}, s.deleteConnection)
 	return &Router{Engine: r, policies: s.policies}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/money"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 )
 
 // Connection is a connection as the API shows it. It never carries the access token.
@@ -39,6 +41,9 @@ type Connection struct {
 	HistoryFrom *string `json:"history_from"`
 	// LastError is the last failed sync or backfill, until a run started after it succeeds.
 	LastError *ConnectionError `json:"last_error"`
+	// Paused is whether the connection's schedule is paused. Only PATCH answers it (it asks
+	// the schedule anyway); GET leaves it out rather than ask Temporal per connection.
+	Paused *bool `json:"paused,omitempty"`
 }
 
 // ConnectionError is a connection's last failed sync or backfill window.
@@ -279,6 +284,7 @@ func (s *server) createConnection(c *gin.Context) {
 		Currency:               accountCurrency(info, workspace.Currency),
 		RefreshTokenCiphertext: sealedRefresh,
 		LoginCustomerID:        loginCustomerID,
+		TokenKeyID:             s.Box.KeyID(),
 	})
 	if errors.Is(err, store.ErrConflict) {
 		writeProblem(c, Problem{Type: typeConflict, Title: "Already connected", Status: http.StatusConflict,
@@ -436,6 +442,177 @@ func requireUsable(c *gin.Context, conn store.Connection) bool {
 		writeProblem(c, Problem{Type: typeConflict, Title: "Connection disabled", Status: http.StatusConflict,
 			Detail: "the connection is disabled"})
 		return false
+	case store.ConnectionDisconnected:
+		writeProblem(c, Problem{Type: typeConflict, Title: "Connection disconnected", Status: http.StatusConflict,
+			Detail: "the connection was disconnected; reconnect the account to sync it again"})
+		return false
 	}
 	return true
+}
+
+// Disconnector removes what a connection registered at its provider (Shopify webhooks)
+// when the connection is disconnected. accessToken is the connection's opened token.
+type Disconnector interface {
+	Disconnect(ctx context.Context, conn store.Connection, accessToken string) error
+}
+
+// disconnectTimeout bounds the provider call that removes registrations on disconnect.
+const disconnectTimeout = 15 * time.Second
+
+// maxDisplayNameRunes bounds a connection's display name.
+const maxDisplayNameRunes = 200
+
+// UpdateConnectionRequest is the body of PATCH /v1/connections/{id}; absent (or null)
+// fields are left as they are.
+type UpdateConnectionRequest struct {
+	DisplayName *string `json:"display_name"`
+	// Paused pauses or resumes the connection's sync schedule.
+	Paused *bool `json:"paused"`
+}
+
+func validateUpdateConnection(req *UpdateConnectionRequest) []FieldError {
+	var errs []FieldError
+	if req.DisplayName == nil && req.Paused == nil {
+		return []FieldError{{"display_name", "give display_name or paused (or both)"}}
+	}
+	if req.DisplayName != nil {
+		name := strings.TrimSpace(*req.DisplayName)
+		switch {
+		case name == "":
+			errs = append(errs, FieldError{"display_name", "must not be empty"})
+		case len([]rune(name)) > maxDisplayNameRunes:
+			errs = append(errs, FieldError{"display_name", "must be at most 200 characters"})
+		case strings.ContainsFunc(name, unicode.IsControl):
+			errs = append(errs, FieldError{"display_name", "must not contain control characters"})
+		}
+		req.DisplayName = &name
+	}
+	return errs
+}
+
+// updateConnection renames a connection and pauses or resumes its schedule. The schedule
+// changes first: if Temporal refuses, nothing is renamed.
+func (s *server) updateConnection(c *gin.Context) {
+	conn, ok := s.loadConnection(c)
+	if !ok {
+		return
+	}
+	var req UpdateConnectionRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if errs := validateUpdateConnection(&req); len(errs) > 0 {
+		validationProblem(c, errs)
+		return
+	}
+	if conn.Status == store.ConnectionDisconnected {
+		requireUsable(c, conn)
+		return
+	}
+	ctx := c.Request.Context()
+	var sch syncsvc.Schedule
+	var err error
+	if req.Paused != nil {
+		sch, err = s.Syncs.UpdateSchedule(ctx, conn, syncsvc.ScheduleUpdate{Paused: req.Paused})
+	} else {
+		sch, err = s.Syncs.GetSchedule(ctx, conn)
+	}
+	if err != nil {
+		s.syncsProblem(c, "schedule of connection "+conn.ID, "paused", err)
+		return
+	}
+	if req.DisplayName != nil && *req.DisplayName != conn.DisplayName {
+		if conn, err = s.Store.RenameConnection(ctx, conn.WorkspaceID, conn.ID, *req.DisplayName); err != nil {
+			s.unavailable(c, "the database", err)
+			return
+		}
+	}
+	out := []Connection{connectionDTO(conn)}
+	if err := s.withHistory(ctx, conn.WorkspaceID, []store.Connection{conn}, out); err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	paused := sch.Paused
+	out[0].Paused = &paused
+	c.JSON(http.StatusOK, out[0])
+}
+
+// deleteConnection disconnects a connection: its provider registrations are removed (best
+// effort), its tokens erased and its status set to disconnected in one transaction, its
+// schedule deleted and its running syncs and backfills cancelled. Its data stays unless
+// ?purge=true, which deletes the connection and everything read through it. Repeating the
+// request finishes what a failed one left (the schedule, the cancellations).
+func (s *server) deleteConnection(c *gin.Context) {
+	purge := false
+	if raw, given := c.GetQuery("purge"); given {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			validationProblem(c, []FieldError{{"purge", "must be true or false"}})
+			return
+		}
+		purge = v
+	}
+	conn, ok := s.loadConnection(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	if s.Disconnector != nil && len(conn.TokenCiphertext) > 0 {
+		s.disconnectAtProvider(ctx, conn)
+	}
+	gone, err := s.Store.DisconnectConnection(ctx, conn.WorkspaceID, conn.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "connection "+conn.ID)
+		return
+	}
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return
+	}
+	// The tokens are gone: from here on, the connection cannot reach its provider whatever
+	// else fails, and a retried DELETE completes the rest.
+	if err := s.Syncs.DeleteSchedule(ctx, conn); err != nil {
+		s.unavailable(c, "the scheduler", err)
+		return
+	}
+	running := append([]string{gone.SyncWorkflowID}, gone.BackfillWorkflowIDs...)
+	if err := s.Syncs.CancelRuns(ctx, conn, running); err != nil {
+		s.unavailable(c, "the sync service", err)
+		return
+	}
+	if purge {
+		if err := s.Store.DeleteConnection(ctx, conn.WorkspaceID, conn.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.unavailable(c, "the database", err)
+			return
+		}
+	}
+	s.log.InfoContext(ctx, "connection removed", "workspace_id", conn.WorkspaceID, "connection_id", conn.ID,
+		"channel", conn.Channel, "purge", purge)
+	s.audit(c, "connection.removed", "connection", conn.ID, map[string]any{"purge": purge})
+	c.Status(http.StatusNoContent)
+}
+
+// disconnectAtProvider lets the Disconnector remove provider-side registrations. A failure
+// is logged and does not stop the disconnect: the token is erased either way, and the
+// provider drops registrations of an app that can no longer authenticate.
+func (s *server) disconnectAtProvider(ctx context.Context, conn store.Connection) {
+	token, err := s.Box.Open(conn.TokenCiphertext, secretbox.ConnectionTokenAAD(conn.WorkspaceID, conn.Channel, conn.ExternalAccountID))
+	if err != nil {
+		s.log.WarnContext(ctx, "disconnect: cannot open the token to remove provider registrations",
+			"connection_id", conn.ID, "err", err)
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), disconnectTimeout)
+	defer cancel()
+	if err := s.Disconnector.Disconnect(dctx, conn, string(token)); err != nil {
+		s.log.WarnContext(ctx, "disconnect: removing provider registrations failed", "connection_id", conn.ID,
+			"channel", conn.Channel, "err", redactToken(err.Error(), string(token)))
+	}
+}
+
+func redactToken(msg, token string) string {
+	if token == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, token, "[redacted]")
 }

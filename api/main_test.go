@@ -214,6 +214,24 @@ func (f *fakeSyncs) StartWorkspaceSync(_ context.Context, workspaceID string) (s
 	return syncsvc.Handle{WorkflowID: "workspace-sync-" + workspaceID, RunID: "run-1"}, true, nil
 }
 
+func (f *fakeSyncs) DeleteSchedule(_ context.Context, conn store.Connection) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("DeleteSchedule %s", conn.ID)
+	delete(f.schedules, conn.ID)
+	return nil
+}
+
+func (f *fakeSyncs) CancelRuns(_ context.Context, conn store.Connection, workflowIDs []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("CancelRuns %s %v", conn.ID, workflowIDs)
+	for _, id := range append([]string{workflows.SyncWorkflowID(conn.ID)}, workflowIDs...) {
+		delete(f.owner, id)
+	}
+	return nil
+}
+
 // env is one API on a fresh database with two workspaces and a key for each.
 type env struct {
 	t     *testing.T

@@ -26,12 +26,19 @@ type Options struct {
 	Channels []channels.Channel
 	// Interceptors wrap every worker's workflows and activities.
 	Interceptors []interceptor.WorkerInterceptor
+	// EnsureSchedules creates the cluster-wide schedules (the daily TokenRefresh) when the
+	// workers start; it must be idempotent, since every worker process calls it. Nil: none.
+	EnsureSchedules func(ctx context.Context) error
 }
 
 // Workers are the Temporal workers of one process.
 type Workers struct {
-	all []sdkworker.Worker
+	all             []sdkworker.Worker
+	ensureSchedules func(ctx context.Context) error
 }
+
+// ensureSchedulesTimeout bounds the schedule creation at start.
+const ensureSchedulesTimeout = 30 * time.Second
 
 // heartbeatSendInterval is the longest a recorded heartbeat waits before it is sent.
 const heartbeatSendInterval = 5 * time.Second
@@ -39,7 +46,7 @@ const heartbeatSendInterval = 5 * time.Second
 // New creates the workers: one on the "sync" queue for workflows and bookkeeping
 // activities, and one per channel queue for the activities that call the provider.
 func New(c client.Client, acts *activities.Sync, o Options) *Workers {
-	w := &Workers{}
+	w := &Workers{ensureSchedules: o.EnsureSchedules}
 	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{Interceptors: o.Interceptors})
 	syncWorker.RegisterWorkflowWithOptions(workflows.ChannelSync, workflow.RegisterOptions{Name: "ChannelSync"})
 	syncWorker.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: "Backfill"})
@@ -47,6 +54,10 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	syncWorker.RegisterActivityWithOptions(acts.ListConnections, activity.RegisterOptions{Name: "ListConnections"})
 	syncWorker.RegisterActivityWithOptions(acts.PrepareSync, activity.RegisterOptions{Name: "PrepareSync"})
 	syncWorker.RegisterActivityWithOptions(acts.FinishSync, activity.RegisterOptions{Name: "FinishSync"})
+	syncWorker.RegisterWorkflowWithOptions(workflows.TokenRefresh, workflow.RegisterOptions{Name: "TokenRefresh"})
+	syncWorker.RegisterActivityWithOptions(acts.ListExpiringTokens, activity.RegisterOptions{Name: "ListExpiringTokens"})
+	syncWorker.RegisterActivityWithOptions(acts.RefreshToken, activity.RegisterOptions{Name: "RefreshToken"})
+	syncWorker.RegisterActivityWithOptions(acts.NotifyNeedsReauth, activity.RegisterOptions{Name: "NotifyNeedsReauth"})
 	w.all = append(w.all, syncWorker)
 
 	chans := o.Channels
@@ -72,8 +83,17 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	return w
 }
 
-// Start starts every worker; on error the ones started are stopped.
+// Start creates the schedules (Options.EnsureSchedules) and starts every worker; on error
+// the ones started are stopped.
 func (w *Workers) Start() error {
+	if w.ensureSchedules != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), ensureSchedulesTimeout)
+		err := w.ensureSchedules(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ensure schedules: %w", err)
+		}
+	}
 	for i, wk := range w.all {
 		if err := wk.Start(); err != nil {
 			for _, started := range w.all[:i] {

@@ -20,6 +20,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
 	"github.com/omnitrackiq/omnitrackiq/internal/cli/admin"
 	"github.com/omnitrackiq/omnitrackiq/internal/cli/connectorrun"
+	"github.com/omnitrackiq/omnitrackiq/internal/cli/keys"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
 	"github.com/omnitrackiq/omnitrackiq/internal/devstack"
@@ -35,6 +36,7 @@ commands:
   migrate up|down|version  apply, roll back one, or show database migrations
   dev                      run the whole product locally (Temporal dev server, sandbox, API, worker, demo data)
   sandbox                  serve the fake provider APIs (SANDBOX_ADDR)
+  keys rotate [--batch N]  re-seal every connection token under the current ENCRYPTION_KEY
   connector run ...        read one account of any channel (meta, google_ads, tiktok, shopify, ga4) and print rows as JSON Lines
   admin create-user ...    create a user and a workspace they own (the first owner when SIGNUP=invite-only)
 
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(cfg, args[1:], stdout)
 	case "sandbox":
 		err = runSandbox(ctx, cfg, logger)
+	case "keys":
+		return keys.Run(ctx, cfg, args[1:], stdout, stderr)
 	case "dev":
 		err = devstack.Run(ctx, devstack.Options{Config: cfg, Logger: logger, Out: stdout})
 	case "help", "-h", "--help":

@@ -46,11 +46,7 @@ type Deps struct {
 
 // Open connects to PostgreSQL and Temporal and builds the connectors.
 func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Deps, error) {
-	key, err := secretbox.ParseKey(cfg.EncryptionKey)
-	if err != nil {
-		return nil, err
-	}
-	box, err := secretbox.New(key)
+	box, err := NewBox(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +63,12 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Deps, e
 		Config: cfg, Logger: logger, Store: st, Temporal: tc, Box: box,
 		Connectors: Connectors(cfg, logger),
 	}, nil
+}
+
+// NewBox is the token keyring of the configuration: ENCRYPTION_KEY (named
+// ENCRYPTION_KEY_ID) seals, ENCRYPTION_OLD_KEYS still open.
+func NewBox(cfg config.Config) (*secretbox.Box, error) {
+	return secretbox.ParseKeyring(cfg.EncryptionKeyID, cfg.EncryptionKey, cfg.EncryptionOldKeys)
 }
 
 // DialTemporal connects to the Temporal frontend named by TEMPORAL_ADDRESS.
@@ -131,8 +133,15 @@ func (d *Deps) Workers() *worker.Workers {
 	acts := &activities.Sync{
 		Store: d.Store, Connectors: d.Connectors, Box: d.Box, Temporal: d.Temporal,
 		Logger: d.Logger.With("component", "activities"),
+		AppURL: d.Config.Identity.AppURL,
+	}
+	if mailer, err := d.Mailer(); err != nil {
+		d.Logger.Warn("no mailer: needs_reauth notices will not be sent", "err", err)
+	} else {
+		acts.Mailer = mailer
 	}
 	return worker.New(d.Temporal, acts, worker.Options{
+		EnsureSchedules: d.SyncService().EnsureTokenRefreshSchedule,
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{
 			channels.Meta:      d.Config.MetaActivitiesPerSecond,
 			channels.GoogleAds: d.Config.ActivitiesPerSecond["google_ads"],

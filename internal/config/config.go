@@ -19,10 +19,15 @@ type Config struct {
 	TemporalNamespace string
 	// EncryptionKey seals provider tokens at rest (32 bytes, hex or base64).
 	EncryptionKey string
-	APIAddr       string
-	SandboxAddr   string
-	LogLevel      slog.Level
-	LogFormat     string
+	// EncryptionKeyID names EncryptionKey in what it seals ("k1" by default); rotating the key
+	// means a new key with a new id, the old one moving to EncryptionOldKeys.
+	EncryptionKeyID string
+	// EncryptionOldKeys are keys that still open what they sealed: "id:key,id:key".
+	EncryptionOldKeys string
+	APIAddr           string
+	SandboxAddr       string
+	LogLevel          slog.Level
+	LogFormat         string
 
 	MetaBaseURL    string
 	MetaAPIVersion string
@@ -99,6 +104,8 @@ func FromEnv() (Config, error) {
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		EncryptionKey:     os.Getenv("ENCRYPTION_KEY"),
+		EncryptionKeyID:   env("ENCRYPTION_KEY_ID", "k1"),
+		EncryptionOldKeys: os.Getenv("ENCRYPTION_OLD_KEYS"),
 		APIAddr:           env("API_ADDR", ":8080"),
 		SandboxAddr:       env("SANDBOX_ADDR", "127.0.0.1:8090"),
 		LogFormat:         env("LOG_FORMAT", "text"),

@@ -15,6 +15,9 @@ const (
 	ConnectionActive      = "active"
 	ConnectionNeedsReauth = "needs_reauth"
 	ConnectionError       = "error"
+	// ConnectionDisconnected: the user removed the connection; its tokens are erased, its
+	// data kept. Reconnecting the account makes it active again.
+	ConnectionDisconnected = "disconnected"
 )
 
 // ErrConflict is returned when a unique natural key already exists.
@@ -47,13 +50,17 @@ type Connection struct {
 	LastErrorAt         *time.Time
 	LastErrorWorkflowID string
 	LastErrorMessage    string
+	// TokenExpiresAt is when the access token expires, nil if it does not (or is unknown).
+	TokenExpiresAt *time.Time
+	// TokenKeyID is the secretbox key id the tokens are sealed under ('' = not recorded).
+	TokenKeyID string
 }
 
 const connectionColumns = `id, workspace_id, channel, external_account_id, display_name, status,
 	status_reason, token_ciphertext, timezone, currency, cursor_date,
 	coalesce(active_sync_workflow_id, ''), last_synced_at, created_at, updated_at,
 	refresh_token_ciphertext, login_customer_id, cursor_updated_at,
-	last_error_at, last_error_workflow_id, last_error`
+	last_error_at, last_error_workflow_id, last_error, token_expires_at, token_key_id`
 
 func scanConnection(row pgx.Row) (Connection, error) {
 	var c Connection
@@ -61,7 +68,7 @@ func scanConnection(row pgx.Row) (Connection, error) {
 		&c.StatusReason, &c.TokenCiphertext, &c.Timezone, &c.Currency, &c.CursorDate,
 		&c.ActiveSyncWorkflowID, &c.LastSyncedAt, &c.CreatedAt, &c.UpdatedAt,
 		&c.RefreshTokenCiphertext, &c.LoginCustomerID, &c.CursorUpdatedAt,
-		&c.LastErrorAt, &c.LastErrorWorkflowID, &c.LastErrorMessage)
+		&c.LastErrorAt, &c.LastErrorWorkflowID, &c.LastErrorMessage, &c.TokenExpiresAt, &c.TokenKeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Connection{}, ErrNotFound
 	}
@@ -80,6 +87,11 @@ type NewConnection struct {
 	// RefreshTokenCiphertext and LoginCustomerID are for OAuth channels (Google Ads, GA4).
 	RefreshTokenCiphertext []byte
 	LoginCustomerID        string
+	// TokenKeyID is the secretbox key id the tokens were sealed under (Box.KeyID()), so
+	// `keys rotate` can skip them; '' makes rotation re-seal them (harmlessly).
+	TokenKeyID string
+	// TokenExpiresAt is when the access token expires (OAuth grants that say so), for TokenRefresh.
+	TokenExpiresAt *time.Time
 }
 
 // CreateConnection inserts a connection. A second connection of the same account in the
@@ -87,11 +99,12 @@ type NewConnection struct {
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (Connection, error) {
 	row := s.Pool.QueryRow(ctx, `
 		INSERT INTO connections (workspace_id, channel, external_account_id, display_name,
-			token_ciphertext, timezone, currency, refresh_token_ciphertext, login_customer_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			token_ciphertext, timezone, currency, refresh_token_ciphertext, login_customer_id,
+			token_key_id, token_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		RETURNING `+connectionColumns,
 		n.WorkspaceID, n.Channel, n.ExternalAccountID, n.DisplayName, n.TokenCiphertext, n.Timezone, n.Currency,
-		n.RefreshTokenCiphertext, n.LoginCustomerID)
+		n.RefreshTokenCiphertext, n.LoginCustomerID, n.TokenKeyID, n.TokenExpiresAt)
 	c, err := scanConnection(row)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
