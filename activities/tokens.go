@@ -25,7 +25,8 @@ const ErrTypeConnectionDisconnected = "ConnectionDisconnected"
 // one, Shopify redeems the refresh token of an expiring offline token. An error that
 // implements interface{ NeedsReauth() bool } returning true means the grant is dead.
 type TokenRefresher interface {
-	Refresh(ctx context.Context, channel, accessToken, refreshToken string) (RefreshedToken, error)
+	// account is the connection's provider account (a Shopify shop names the host to call).
+	Refresh(ctx context.Context, channel, account, accessToken, refreshToken string) (RefreshedToken, error)
 }
 
 // RefreshedToken is a provider's answer to a refresh. An empty Refresh keeps the old
@@ -110,7 +111,7 @@ func (a *Sync) RefreshToken(ctx context.Context, in TokenRef) (RefreshTokenResul
 	if err != nil {
 		return RefreshTokenResult{}, err
 	}
-	fresh, err := a.Refresher.Refresh(ctx, conn.Channel, acct.Token, acct.RefreshToken)
+	fresh, err := a.Refresher.Refresh(ctx, conn.Channel, conn.ExternalAccountID, acct.Token, acct.RefreshToken)
 	if err != nil {
 		msg := redact(err.Error(), acct.Token, acct.RefreshToken)
 		if needsReauth(err) {

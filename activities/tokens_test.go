@@ -32,7 +32,7 @@ type fakeRefresher struct {
 	calls []string
 }
 
-func (r *fakeRefresher) Refresh(_ context.Context, channel, access, refresh string) (RefreshedToken, error) {
+func (r *fakeRefresher) Refresh(_ context.Context, channel, _, access, refresh string) (RefreshedToken, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, channel+":"+access+":"+refresh)

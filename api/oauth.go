@@ -447,7 +447,7 @@ func (s *server) connectGrant(c *gin.Context, ch channels.Channel, st store.OAut
 			WorkspaceID: st.WorkspaceID, Channel: string(ch), ExternalAccountID: id, DisplayName: plan.info.Name,
 			Timezone: s.accountTimezone(ctx, plan.info, workspace.Timezone), Currency: accountCurrency(plan.info, workspace.Currency),
 			TokenCiphertext: sealed, RefreshTokenCiphertext: sealedRefresh, TokenExpiresAt: expires, ConnectedBy: st.UserID,
-			Scopes: plan.scopes, WebhookIDs: webhookIDs,
+			Scopes: plan.scopes, WebhookIDs: webhookIDs, TokenKeyID: s.Box.KeyID(),
 		})
 		if err != nil {
 			s.unavailable(c, "the database", err)

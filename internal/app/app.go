@@ -140,6 +140,11 @@ func (d *Deps) Workers() *worker.Workers {
 	} else {
 		acts.Mailer = mailer
 	}
+	if oc, err := OAuthClient(d.Config, &http.Client{Timeout: 30 * time.Second}); err != nil {
+		d.Logger.Warn("no OAuth client: tokens will not be refreshed", "err", err)
+	} else {
+		acts.Refresher = TokenRefresher{Refresher: oauth.Refresher{Client: oc}}
+	}
 	return worker.New(d.Temporal, acts, worker.Options{
 		EnsureSchedules: d.SyncService().EnsureTokenRefreshSchedule,
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{
@@ -150,6 +155,18 @@ func (d *Deps) Workers() *worker.Workers {
 			channels.GA4:       d.Config.ActivitiesPerSecond["ga4"],
 		},
 	})
+}
+
+// TokenRefresher gives the token-refresh activities the providers' refresh flows.
+type TokenRefresher struct{ oauth.Refresher }
+
+// Refresh refreshes one connection's token; a dead grant is an *oauth.ReauthError.
+func (t TokenRefresher) Refresh(ctx context.Context, channel, account, access, refresh string) (activities.RefreshedToken, error) {
+	tok, err := t.Refresher.Refresh(ctx, channel, account, access, refresh)
+	if err != nil {
+		return activities.RefreshedToken{}, err
+	}
+	return activities.RefreshedToken{Access: tok.Access, Refresh: tok.Refresh, ExpiresAt: tok.ExpiresAt}, nil
 }
 
 // TemporalReady checks that the Temporal frontend answers.
@@ -189,7 +206,7 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
 		ShopifyWebhookSecret: []byte(d.Config.ShopifyWebhookSecret),
 		Tokens:               tokens, Mailer: mailer, Identity: d.Config.Identity,
-		OAuth: oauthClient,
+		OAuth: oauthClient, Disconnector: oauth.Disconnector{Client: oauthClient, StillConnected: d.Store.AccountConnectedElsewhere},
 	}), nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
+	"github.com/omnitrackiq/omnitrackiq/internal/app"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
@@ -159,6 +160,8 @@ type env struct {
 	Identity config.Identity
 	workers  *worker.Workers
 	logger   *slog.Logger
+	mailer   *notify.SMTP
+	oauth    *oauth.Client
 	// interceptors wrap the next workers StartWorkers starts.
 	interceptors []interceptor.WorkerInterceptor
 }
@@ -246,8 +249,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e := &env{t: t, ctx: ctx, Store: st, Temporal: tc, Sandbox: sb, SB: sbAll, SandboxTS: sbts, Box: box, Connectors: readers,
 		Syncs: &syncsvc.Service{Temporal: tc, Store: st, Logger: logger}, logger: logger}
-	e.StartWorkers()
-	t.Cleanup(func() { e.StopWorkers() })
 
 	tokens, err := auth.NewTokens([]byte("e2e-jwt-signing-key-0123456789abcdef"), nil)
 	if err != nil {
@@ -292,8 +293,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 			return err
 		},
 		Tokens: tokens, Mailer: mailer, Identity: e.Identity, OAuth: oauthClient,
+		Disconnector: oauth.Disconnector{Client: oauthClient, StillConnected: st.AccountConnectedElsewhere},
 	})
 	e.API.Config.Handler = e.Router
+	e.mailer, e.oauth = mailer, oauthClient
+	e.StartWorkers()
+	t.Cleanup(func() { e.StopWorkers() })
 
 	ws, err := st.CreateWorkspace(ctx, "E2E Store", "USD", "America/New_York")
 	if err != nil {
@@ -313,9 +318,11 @@ func (e *env) StartWorkers() {
 	e.t.Helper()
 	acts := &activities.Sync{
 		Store: e.Store, Connectors: e.Connectors, Box: e.Box, Temporal: e.Temporal, Logger: e.logger,
-		MaxPagesPerCall: 5,
+		MaxPagesPerCall: 5, Mailer: e.mailer, AppURL: e.Identity.AppURL,
+		Refresher: app.TokenRefresher{Refresher: oauth.Refresher{Client: e.oauth}},
 	}
 	e.workers = worker.New(e.Temporal, acts, worker.Options{
+		EnsureSchedules:            e.Syncs.EnsureTokenRefreshSchedule,
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: 50},
 		Interceptors:               e.interceptors,
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
@@ -182,6 +183,25 @@ func newIsoFixture(e *env) *isoFixture {
 	}
 	f.actors = append(f.actors, isoActor{name: "outsider", bearer: f.userB.Token, header: f.A, outsider: true})
 	return f
+}
+
+// spareConnection adds a TikTok connection to A for a call that consumes one.
+func (f *isoFixture) spareConnection() string {
+	f.e.t.Helper()
+	f.seq++
+	acct := fmt.Sprintf("7000%09d", f.seq)
+	sealed, err := f.e.Box.Seal([]byte("spare-token"), secretbox.ConnectionTokenAAD(f.A, "tiktok", acct))
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	c, err := f.e.Store.CreateConnection(f.e.ctx, store.NewConnection{
+		WorkspaceID: f.A, Channel: "tiktok", ExternalAccountID: acct, DisplayName: "spare",
+		TokenCiphertext: sealed, Timezone: "UTC", Currency: "USD", TokenKeyID: f.e.Box.KeyID(),
+	})
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	return c.ID
 }
 
 // digestB is a summary of everything in workspace B an attack could change.
@@ -370,8 +390,14 @@ func isolationCases() map[string]isoCase {
 			body: func(*isoFixture) any {
 				return map[string]any{"channel": "meta", "account_id": "act_100200300", "access_token": "sandbox-meta-token"}
 			}},
-		"GET /v1/connections":                       {own: path("/v1/connections")},
-		"GET /v1/connections/:id":                   conn(""),
+		"GET /v1/connections":       {own: path("/v1/connections")},
+		"GET /v1/connections/:id":   conn(""),
+		"PATCH /v1/connections/:id": withBody(conn(""), func(*isoFixture) any { return map[string]any{"display_name": "Renamed"} }),
+		// Each call disconnects a connection of its own, so later callers still find one.
+		"DELETE /v1/connections/:id": {
+			own:     func(f *isoFixture) string { return "/v1/connections/" + f.spareConnection() },
+			foreign: func(f *isoFixture) string { return "/v1/connections/" + f.connB },
+		},
 		"POST /v1/connections/:id/syncs":            conn("/syncs"),
 		"POST /v1/connections/:id/backfills":        withOK(withBody(conn("/backfills"), func(*isoFixture) any { return map[string]any{"from": day(-10), "to": day(-9)} }), 409),
 		"GET /v1/connections/:id/schedule":          conn("/schedule"),

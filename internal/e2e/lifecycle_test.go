@@ -29,7 +29,7 @@ import (
 // of a long-lived token does (with a new token); the sandbox accepts the same token again.
 type sameTokenRefresher struct{ expiresAt time.Time }
 
-func (r sameTokenRefresher) Refresh(_ context.Context, _, access, refresh string) (activities.RefreshedToken, error) {
+func (r sameTokenRefresher) Refresh(_ context.Context, _, _, access, refresh string) (activities.RefreshedToken, error) {
 	return activities.RefreshedToken{Access: access, Refresh: refresh, ExpiresAt: r.expiresAt}, nil
 }
 

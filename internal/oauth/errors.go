@@ -35,6 +35,9 @@ type ReauthError struct {
 	Message  string
 }
 
+// NeedsReauth marks the error as a dead grant for the token-refresh activities.
+func (e *ReauthError) NeedsReauth() bool { return true }
+
 func (e *ReauthError) Error() string {
 	return e.Provider + ": the grant is no longer valid, reconnect the account: " + e.Message
 }

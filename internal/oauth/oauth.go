@@ -120,14 +120,19 @@ func New(c Config) (*Client, error) {
 	def(&c.TikTokBaseURL, "https://business-api.tiktok.com")
 	def(&c.ShopifyAPIVersion, defaultShopifyV)
 	c.ShopifyBaseURL = strings.TrimRight(c.ShopifyBaseURL, "/")
-	states, err := NewStateSigner(c.StateSecret, c.Now)
-	if err != nil {
-		return nil, err
+	cl := &Client{c: c}
+	// Workers only refresh and disconnect; they sign no consent state and need no secret.
+	if len(c.StateSecret) > 0 {
+		states, err := NewStateSigner(c.StateSecret, c.Now)
+		if err != nil {
+			return nil, err
+		}
+		cl.states = states
 	}
-	return &Client{c: c, states: states}, nil
+	return cl, nil
 }
 
-// States signs and verifies the consent states.
+// States signs and verifies the consent states; nil for a client made without StateSecret.
 func (c *Client) States() *StateSigner { return c.states }
 
 // Now is the client's clock.

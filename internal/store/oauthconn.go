@@ -29,6 +29,8 @@ type OAuthConnection struct {
 	Scopes []string
 	// WebhookIDs nil leaves the recorded Shopify webhook ids as they are.
 	WebhookIDs []string
+	// TokenKeyID is the secretbox key id the new tokens are sealed under.
+	TokenKeyID string
 }
 
 // UpsertOAuthConnection creates the connection, or, when the workspace already has one for
@@ -39,8 +41,8 @@ func (s *Store) UpsertOAuthConnection(ctx context.Context, n OAuthConnection) (c
 	err = s.Pool.QueryRow(ctx, `
 		INSERT INTO connections (workspace_id, channel, external_account_id, display_name, token_ciphertext,
 			timezone, currency, refresh_token_ciphertext, token_expires_at, connected_by, access_scopes,
-			provider_webhook_ids)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, '')::uuid, $11, coalesce($12, '{}'::text[]))
+			provider_webhook_ids, token_key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, '')::uuid, $11, coalesce($12, '{}'::text[]), $13)
 		ON CONFLICT (workspace_id, channel, external_account_id) DO UPDATE SET
 			token_ciphertext = EXCLUDED.token_ciphertext,
 			refresh_token_ciphertext = coalesce(EXCLUDED.refresh_token_ciphertext, connections.refresh_token_ciphertext),
@@ -50,10 +52,14 @@ func (s *Store) UpsertOAuthConnection(ctx context.Context, n OAuthConnection) (c
 			provider_webhook_ids = CASE WHEN $12::text[] IS NULL THEN connections.provider_webhook_ids
 				ELSE EXCLUDED.provider_webhook_ids END,
 			display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name ELSE connections.display_name END,
-			status = 'active', status_reason = '', reauth_notified_at = NULL, updated_at = now()
+			-- A kept refresh token may be sealed under an older key: '' leaves the row to
+			-- the next key rotation.
+			token_key_id = CASE WHEN EXCLUDED.refresh_token_ciphertext IS NOT NULL OR connections.refresh_token_ciphertext IS NULL
+				THEN EXCLUDED.token_key_id ELSE '' END,
+			status = 'active', status_reason = '', reauth_notified_at = NULL, disconnected_at = NULL, updated_at = now()
 		RETURNING id, (xmax = 0)`,
 		n.WorkspaceID, n.Channel, n.ExternalAccountID, n.DisplayName, n.TokenCiphertext, n.Timezone, n.Currency,
-		n.RefreshTokenCiphertext, n.TokenExpiresAt, n.ConnectedBy, n.Scopes, n.WebhookIDs,
+		n.RefreshTokenCiphertext, n.TokenExpiresAt, n.ConnectedBy, n.Scopes, n.WebhookIDs, n.TokenKeyID,
 	).Scan(&id, &created)
 	if err != nil {
 		return Connection{}, false, fmt.Errorf("upsert connection %s/%s: %w", n.Channel, n.ExternalAccountID, err)
