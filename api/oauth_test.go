@@ -276,7 +276,7 @@ func (e *oauthEnv) unchanged(t *testing.T, before map[string]int, ignoreUsed boo
 	}
 }
 
-type connRow struct {
+type oauthConnRow struct {
 	token, refresh []byte
 	expires        *time.Time
 	connectedBy    *string
@@ -286,9 +286,9 @@ type connRow struct {
 	cursor         *time.Time
 }
 
-func (e *oauthEnv) row(id string) connRow {
+func (e *oauthEnv) row(id string) oauthConnRow {
 	e.t.Helper()
-	var r connRow
+	var r oauthConnRow
 	if err := e.st.Pool.QueryRow(context.Background(), `SELECT token_ciphertext, refresh_token_ciphertext, token_expires_at,
 		connected_by::text, access_scopes, provider_webhook_ids, status, status_reason, cursor_date FROM connections WHERE id = $1`, id).
 		Scan(&r.token, &r.refresh, &r.expires, &r.connectedBy, &r.scopes, &r.webhooks, &r.status, &r.reason, &r.cursor); err != nil {
