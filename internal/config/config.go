@@ -144,6 +144,10 @@ func FromEnv() (Config, error) {
 			ShopifyClientSecret: os.Getenv("SHOPIFY_CLIENT_SECRET"),
 		},
 	}
+	// Shopify signs webhooks with the app's client secret: one secret unless told otherwise.
+	if c.ShopifyWebhookSecret == "" {
+		c.ShopifyWebhookSecret = c.ShopifyClientSecret
+	}
 	if c.AppURL == "" {
 		c.AppURL = c.PublicURL
 	}

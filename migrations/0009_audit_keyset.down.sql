@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS audit_log_workspace_idx;
+CREATE INDEX audit_log_workspace_idx ON audit_log (workspace_id, at DESC);
