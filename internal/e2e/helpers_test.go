@@ -13,12 +13,20 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
 
-// call sends a request to the API with the workspace's key and decodes the JSON answer.
-func (e *env) call(method, path string, body any) (int, map[string]any) {
+// creds are what a request carries to authenticate: a bearer (API key or access token) and
+// the workspace a signed-in user names. The zero value is an anonymous caller.
+type creds struct {
+	bearer, workspace string
+}
+
+// send sends a request to the API (path relative to it, or an absolute URL) and returns the
+// status and raw body. Redirects are not followed: the OAuth callback's is an answer too.
+func (e *env) send(method, path string, c creds, body any) (int, []byte) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -33,27 +41,53 @@ func (e *env) call(method, path string, body any) (int, map[string]any) {
 			rd = bytes.NewReader(raw)
 		}
 	}
-	req, err := http.NewRequestWithContext(e.ctx, method, e.API.URL+path, rd)
+	target := path
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		target = e.API.URL + path
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+e.APIKey)
+	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	if c.workspace != "" {
+		req.Header.Set(api.WorkspaceHeader, c.workspace)
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// request is send with the JSON answer decoded.
+func (e *env) request(method, path string, c creds, body any) (int, map[string]any) {
+	e.t.Helper()
+	status, raw := e.send(method, path, c, body)
 	out := map[string]any{}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			e.t.Fatalf("%s %s: status %d, body not JSON: %s", method, path, resp.StatusCode, raw)
+			e.t.Fatalf("%s %s: status %d, body not JSON: %s", method, path, status, raw)
 		}
 	}
-	return resp.StatusCode, out
+	return status, out
+}
+
+// call sends a request with the workspace's API key and decodes the JSON answer.
+func (e *env) call(method, path string, body any) (int, map[string]any) {
+	e.t.Helper()
+	return e.request(method, path, creds{bearer: e.APIKey}, body)
 }
 
 // connectMeta connects the sandbox's demo ad account through the API.

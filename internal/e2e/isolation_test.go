@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,38 +105,7 @@ func (e *env) issueKey(ws string, scope auth.KeyScope) string {
 // as sends a request as the actor and returns the status and raw body.
 func (f *isoFixture) as(a isoActor, method, path string, body any) (int, []byte) {
 	f.e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			f.e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	ctx, cancel := context.WithTimeout(f.e.ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, f.e.API.URL+path, rd)
-	if err != nil {
-		f.e.t.Fatal(err)
-	}
-	if a.bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+a.bearer)
-	}
-	if a.header != "" {
-		req.Header.Set(api.WorkspaceHeader, a.header)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	// The OAuth callback answers with a redirect for browsers; the test reads the answer itself.
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		f.e.t.Fatalf("%s %s as %s: %v", method, path, a.name, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	return f.e.send(method, path, creds{bearer: a.bearer, workspace: a.header}, body)
 }
 
 func newIsoFixture(e *env) *isoFixture {

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox/kit/kittest"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
@@ -26,47 +23,7 @@ type session struct {
 
 func (s *session) do(method, path string, body any) (int, map[string]any) {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	target := path
-	if !strings.HasPrefix(path, "http") {
-		target = s.e.API.URL + path
-	}
-	ctx, cancel := context.WithTimeout(s.e.ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
-	}
-	if s.workspace != "" {
-		req.Header.Set(api.WorkspaceHeader, s.workspace)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := map[string]any{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			s.t.Fatalf("%s %s: %d, not JSON: %s", method, path, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return s.e.request(method, path, creds{bearer: s.token, workspace: s.workspace}, body)
 }
 
 func (s *session) must(want int, method, path string, body any) map[string]any {

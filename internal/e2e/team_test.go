@@ -1,13 +1,9 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -17,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
@@ -154,56 +149,18 @@ func (e *env) teamUser(email, name string) string {
 // accessToken starts a session (a refresh family) for the user and returns an access token.
 func (e *env) accessToken(userID string) string {
 	e.t.Helper()
-	var family string
-	if err := e.Store.Pool.QueryRow(e.ctx, `INSERT INTO refresh_families (id, user_id) VALUES (gen_random_uuid(), $1) RETURNING id`,
-		userID).Scan(&family); err != nil {
-		e.t.Fatal(err)
-	}
-	tok, _, err := e.Tokens.Issue(userID, family)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tok
+	return e.sessionToken(userID)
 }
 
 // teamCall sends a request as a signed-in user acting on the env's workspace ("" token:
 // anonymous) and decodes the JSON answer.
 func (e *env) teamCall(token, method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.API.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := creds{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set(api.WorkspaceHeader, e.Workspace)
+		c = creds{bearer: token, workspace: e.Workspace}
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := map[string]any{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			e.t.Fatalf("%s %s: status %d, body not JSON: %s", method, path, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return e.request(method, path, c, body)
 }
 
 // teamIsolationCases are the tenant-isolation cases of the workspace, member, invite, API
