@@ -254,7 +254,7 @@ func (s *Server) Totals(propertyID, since, until string) (Totals, error) {
 //	                             (kit.TokenStore.ServeAdmin)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	if kit.IsOAuthAdmin(r.URL.Path) {
-		s.granted.ServeAdmin(w, r)
+		s.grants.ServeAdmin(w, r)
 		return
 	}
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")

@@ -204,11 +204,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	now := s.now()
+	exp, minted := s.grants.Access(token)
+	valid := token == s.token || minted && now.Before(exp)
 	s.mu.Lock()
-	valid := token == s.token
-	if exp, minted := s.minted[token]; minted && now.Before(exp) {
-		valid = true
-	}
 	switch {
 	case !valid:
 	case s.faults.ExpiredToken:

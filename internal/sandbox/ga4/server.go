@@ -11,7 +11,7 @@
 //
 // AdminAPI serves the Admin API's accountSummaries (accounts.go), mounted apart as Google
 // serves it from analyticsadmin.googleapis.com. Refresh and access tokens granted by the
-// sandbox Google OAuth consent work too (grant.go).
+// sandbox Google OAuth consent work too (kit.GoogleGrants).
 //
 // Admin endpoints (no token): see admin.go.
 package ga4
@@ -85,7 +85,6 @@ type property struct {
 type Server struct {
 	now          func() time.Time
 	token        string
-	refreshToken string
 	clientID     string
 	clientSecret string
 	tokenTTL     time.Duration
@@ -95,11 +94,10 @@ type Server struct {
 
 	restated kit.Restatements // percents
 	reqs     kit.RequestLog[RequestLog]
-	granted  *kit.TokenStore // refresh tokens granted by OAuth consent (grant.go)
+	grants   *kit.GoogleGrants
 
 	mu      sync.Mutex
 	faults  Faults
-	minted  map[string]time.Time // access token -> expiry
 	mintSeq int64
 	usage   map[string]*usage         // property id -> token usage
 	folds   map[string]map[string]int // property id -> YYYY-MM-DD -> rows kept
@@ -127,12 +125,11 @@ func New(cfg Config) *Server {
 		cfg.Days = DefaultDays
 	}
 	s := &Server{
-		now: cfg.Now, token: cfg.Token, refreshToken: cfg.RefreshToken,
+		now: cfg.Now, token: cfg.Token,
 		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, tokenTTL: cfg.TokenTTL, days: cfg.Days,
-		props:   map[string]*property{},
-		minted:  map[string]time.Time{},
-		usage:   map[string]*usage{},
-		granted: kit.NewTokenStore(cfg.Now),
+		props:  map[string]*property{},
+		usage:  map[string]*usage{},
+		grants: kit.NewGoogleGrants(cfg.Now, cfg.RefreshToken, analyticsScope),
 	}
 	for _, p := range cfg.Properties {
 		p.ID = strings.TrimPrefix(p.ID, "properties/")

@@ -48,12 +48,14 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, l *RequestLo
 	s.mu.Lock()
 	revoked := s.faults.RevokeRefreshToken
 	s.mu.Unlock()
-	switch rt := f.Get("refresh_token"); {
+	rt := f.Get("refresh_token")
+	code, desc := s.grants.CheckRefresh(rt, clientID)
+	switch {
 	case rt == "":
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Missing required parameter: refresh_token"})
 		return
-	case s.refreshTokenError(rt, clientID) != nil:
-		writeJSON(w, http.StatusBadRequest, *s.refreshTokenError(rt, clientID))
+	case code != "":
+		writeJSON(w, http.StatusBadRequest, oauthError{code, desc})
 		return
 	case revoked:
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})
@@ -72,17 +74,39 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, l *RequestLo
 func (s *Server) mint() (string, time.Duration) {
 	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.minted) >= maxMinted {
-		for t, exp := range s.minted {
-			if !now.Before(exp) || len(s.minted) >= maxMinted {
-				delete(s.minted, t)
+	s.mintSeq++
+	seq := s.mintSeq
+	s.mu.Unlock()
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", s.grants.RefreshToken(), seq, now.UnixNano()))
+	token := "ya29.sandbox-" + hex.EncodeToString(sum[:12])
+	s.grants.EditAccess(func(minted map[string]time.Time) {
+		if len(minted) >= maxMinted {
+			for t, exp := range minted {
+				if !now.Before(exp) || len(minted) >= maxMinted {
+					delete(minted, t)
+				}
 			}
 		}
-	}
-	s.mintSeq++
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", s.refreshToken, s.mintSeq, now.UnixNano()))
-	token := "ya29.sandbox-" + hex.EncodeToString(sum[:12])
-	s.minted[token] = now.Add(s.tokenTTL)
+		minted[token] = now.Add(s.tokenTTL)
+	})
 	return token, s.tokenTTL
 }
+
+// Grant, HasRefreshToken and RevokeToken are the server's side of the sandbox Google OAuth
+// server (package sandbox/google), which records a consent granting analyticsScope here.
+
+// Grant records the refresh token a consent granted to clientID and the access token issued
+// with it, valid until expiry.
+func (s *Server) Grant(clientID, refreshToken, accessToken string, expiry time.Time) {
+	s.grants.Grant(clientID, refreshToken, accessToken, expiry)
+}
+
+// HasRefreshToken reports whether refreshToken is this sandbox's, valid or not: Google's
+// shared token endpoint routes a refresh grant by it.
+func (s *Server) HasRefreshToken(refreshToken string) bool {
+	return s.grants.HasRefreshToken(refreshToken)
+}
+
+// RevokeToken revokes a granted refresh token or forgets a minted access token; it reports
+// whether the token exists.
+func (s *Server) RevokeToken(token string) bool { return s.grants.RevokeToken(token) }

@@ -51,7 +51,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) string {
 	s.mu.Lock()
 	revoked := s.faults.ExpiredToken
 	s.mu.Unlock()
-	switch code, desc := s.checkRefreshToken(f.Get("refresh_token"), f.Get("client_id")); {
+	switch code, desc := s.grants.CheckRefresh(f.Get("refresh_token"), f.Get("client_id")); {
 	case code != "":
 		oauthError(http.StatusBadRequest, code, desc)
 		return grant
@@ -74,16 +74,19 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) string {
 func (s *Server) mint() string {
 	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.mintSeq++
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", s.refreshToken, s.mintSeq, now.UnixNano()))
-	tok := fmt.Sprintf("ya29.sandbox-%d-%s", s.mintSeq, hex.EncodeToString(sum[:12]))
-	for t, exp := range s.minted {
-		if now.Sub(exp) > time.Hour {
-			delete(s.minted, t)
+	seq := s.mintSeq
+	s.mu.Unlock()
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", s.grants.RefreshToken(), seq, now.UnixNano()))
+	tok := fmt.Sprintf("ya29.sandbox-%d-%s", seq, hex.EncodeToString(sum[:12]))
+	s.grants.EditAccess(func(minted map[string]time.Time) {
+		for t, exp := range minted {
+			if now.Sub(exp) > time.Hour {
+				delete(minted, t)
+			}
 		}
-	}
-	s.minted[tok] = now.Add(s.ttl)
+		minted[tok] = now.Add(s.ttl)
+	})
 	return tok
 }
 
@@ -91,12 +94,14 @@ func (s *Server) mint() string {
 // passed their expiry: the next API call with one answers 401 and a client must refresh.
 func (s *Server) ExpireAccessTokens() int {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for t := range s.minted {
-		s.minted[t] = now
-	}
-	return len(s.minted)
+	n := 0
+	s.grants.EditAccess(func(minted map[string]time.Time) {
+		for t := range minted {
+			minted[t] = now
+		}
+		n = len(minted)
+	})
+	return n
 }
 
 func tokenJSON(w http.ResponseWriter, status int, v any) {
@@ -105,3 +110,22 @@ func tokenJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// Grant, HasRefreshToken and RevokeToken are the server's side of the sandbox Google OAuth
+// server (package sandbox/google), which records a consent granting adwordsScope here.
+
+// Grant records the refresh token a consent granted to clientID and the access token issued
+// with it, valid until expiry.
+func (s *Server) Grant(clientID, refreshToken, accessToken string, expiry time.Time) {
+	s.grants.Grant(clientID, refreshToken, accessToken, expiry)
+}
+
+// HasRefreshToken reports whether refreshToken is this sandbox's, valid or not: Google's
+// shared token endpoint routes a refresh grant by it.
+func (s *Server) HasRefreshToken(refreshToken string) bool {
+	return s.grants.HasRefreshToken(refreshToken)
+}
+
+// RevokeToken revokes a granted refresh token or forgets a minted access token; it reports
+// whether the token exists.
+func (s *Server) RevokeToken(token string) bool { return s.grants.RevokeToken(token) }

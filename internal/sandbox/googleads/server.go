@@ -12,7 +12,7 @@
 //
 // API calls need "Authorization: Bearer <token>" (DefaultToken, or a token minted at /token
 // from the refresh token) and a developer-token header. Refresh and access tokens granted by
-// the sandbox Google OAuth consent work too (grant.go). Admin endpoints: see admin.go.
+// the sandbox Google OAuth consent work too (kit.GoogleGrants). Admin endpoints: see admin.go.
 package googleads
 
 import (
@@ -95,7 +95,6 @@ type customer struct {
 type Server struct {
 	now            func() time.Time
 	token          string
-	refreshToken   string
 	clientID       string
 	clientSecret   string
 	developerToken string
@@ -107,11 +106,10 @@ type Server struct {
 
 	restated kit.Restatements // factor percents
 	reqs     kit.RequestLog[RequestLog]
-	granted  *kit.TokenStore // refresh tokens granted by OAuth consent (grant.go)
+	grants   *kit.GoogleGrants
 
 	mu      sync.Mutex
 	faults  Faults
-	minted  map[string]time.Time // access token -> expiry
 	mintSeq int64
 	calls   int64
 }
@@ -141,12 +139,11 @@ func New(cfg Config) *Server {
 		cfg.Days = DefaultDays
 	}
 	s := &Server{
-		now: cfg.Now, token: cfg.Token, refreshToken: cfg.RefreshToken,
+		now: cfg.Now, token: cfg.Token,
 		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, developerToken: cfg.DeveloperToken,
 		ttl: cfg.AccessTokenTTL, pageSize: cfg.PageSize, days: cfg.Days,
 		customers: map[string]*customer{},
-		minted:    map[string]time.Time{},
-		granted:   kit.NewTokenStore(cfg.Now),
+		grants:    kit.NewGoogleGrants(cfg.Now, cfg.RefreshToken, adwordsScope),
 	}
 	for _, c := range cfg.Customers {
 		c.ID = strings.ReplaceAll(c.ID, "-", "")
@@ -187,7 +184,7 @@ func New(cfg Config) *Server {
 func (s *Server) Token() string { return s.token }
 
 // RefreshToken is the valid refresh token.
-func (s *Server) RefreshToken() string { return s.refreshToken }
+func (s *Server) RefreshToken() string { return s.grants.RefreshToken() }
 
 // Customers lists the customers with their filled-in campaign trees.
 func (s *Server) Customers() []Customer {
@@ -381,8 +378,8 @@ func (c *call) authenticate() bool {
 	now := s.now()
 	s.mu.Lock()
 	revoked := s.faults.ExpiredToken
-	expiry, minted := s.minted[tok]
 	s.mu.Unlock()
+	expiry, minted := s.grants.Access(tok)
 	switch {
 	case revoked && (tok == s.token || minted):
 		c.fail(http.StatusUnauthorized, "UNAUTHENTICATED", msgInvalidAuth,
