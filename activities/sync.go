@@ -136,6 +136,12 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("connection %s is disconnected", conn.ID), ErrTypeConnectionDisconnected, nil)
 	}
+	if conn.Status == store.ConnectionDisabled {
+		// The provider revoked the grant (Shopify app uninstalled); the tokens are gone, so
+		// a sync could only fail. Reconnecting through OAuth brings it back.
+		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("connection %s is disabled: %s", conn.ID, conn.StatusReason), ErrTypeConnectionDisconnected, nil)
+	}
 	if conn.Status == store.ConnectionNeedsReauth {
 		// Catches up on a notice whose sending failed when the connection was flagged.
 		if _, nerr := a.notifyReauth(ctx, conn.WorkspaceID, conn.ID); nerr != nil {
@@ -753,7 +759,7 @@ func (a *Sync) ListConnections(ctx context.Context, in ListConnectionsInput) (Li
 			// Removed by the user: not part of the workspace's syncs any more.
 			continue
 		}
-		if c.Status == store.ConnectionNeedsReauth || c.Status == "disabled" {
+		if c.Status == store.ConnectionNeedsReauth || c.Status == store.ConnectionDisabled {
 			out.Skipped = append(out.Skipped, SkippedConnection{ID: c.ID, Reason: c.Status})
 			continue
 		}

@@ -315,3 +315,20 @@ func TestDisconnectedConnectionIsNotFlagged(t *testing.T) {
 		require.NotEqual(t, c.ID, r.ID)
 	}
 }
+
+// A connection the provider cut off (Shopify app uninstalled) is not synced, and its
+// scheduled syncs do not turn it into a needs_reauth episode.
+func TestDisabledConnectionIsNotSynced(t *testing.T) {
+	f := newTokenFixture(t)
+	ctx := context.Background()
+	c := f.byName["meta-soon"]
+	_, err := f.st.Pool.Exec(ctx, `UPDATE connections SET status = 'disabled', status_reason = 'app uninstalled' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	_, err = f.acts.PrepareSync(ctx, PrepareInput{WorkspaceID: f.ws, ConnectionID: c.ID, Kind: "incremental"})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable())
+	require.Contains(t, appErr.Error(), "app uninstalled")
+	require.Equal(t, "disabled", f.load(t, "meta-soon").Status)
+	require.Equal(t, 0, f.mail.count())
+}
