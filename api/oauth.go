@@ -186,8 +186,9 @@ func oauthStateProblem(c *gin.Context, detail string) {
 // HMAC is checked before anything else.
 //
 // The answer is {"connections": [...]} (200), or, when the caller prefers HTML (a browser
-// the provider redirected), a 303 to {AppURL}/connections?connected=<ids>. Failures are
-// problem documents either way.
+// the provider redirected) and a web app is configured (APP_URL other than PUBLIC_URL), a
+// 303 to {AppURL}/connections?connected=<ids>: without a web app the browser shows the JSON
+// rather than a page that does not exist. Failures are problem documents either way.
 func (s *server) oauthCallback(c *gin.Context) {
 	ch, ok := s.oauthProvider(c)
 	if !ok {
@@ -482,19 +483,11 @@ func (s *server) connectGrant(c *gin.Context, ch channels.Channel, st store.OAut
 		out = append(out, dto)
 		ids = append(ids, conn.ID)
 	}
-	if appURL := strings.TrimRight(firstNonEmptyString(s.Identity.AppURL, s.Identity.PublicURL), "/"); appURL != "" &&
+	appURL := strings.TrimRight(s.Identity.AppURL, "/")
+	if appURL != "" && appURL != strings.TrimRight(s.Identity.PublicURL, "/") &&
 		c.NegotiateFormat(gin.MIMEJSON, gin.MIMEHTML) == gin.MIMEHTML {
 		c.Redirect(http.StatusSeeOther, appURL+"/connections?connected="+strings.Join(ids, ","))
 		return
 	}
 	c.JSON(http.StatusOK, ConnectionList{Connections: out})
-}
-
-func firstNonEmptyString(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
