@@ -156,13 +156,26 @@ func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID, role str
 	if role == "owner" {
 		return Member{}, errors.New("set member role: owner is given by transferring ownership")
 	}
+	return s.changeNonOwner(ctx, workspaceID, userID, "set role of",
+		`UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2`, role)
+}
+
+// RemoveMember ends a member's membership and returns it. The owner is ErrOwner.
+func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID string) (Member, error) {
+	return s.changeNonOwner(ctx, workspaceID, userID, "remove member",
+		`DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2`)
+}
+
+// changeNonOwner runs stmt ($1 workspace, $2 user, then args) on a membership that is not
+// the owner's and returns the membership as it was. The row lock makes the owner check and
+// the change one step: a concurrent transfer that promotes this member either happened
+// before (ErrOwner) or waits.
+func (s *Store) changeNonOwner(ctx context.Context, workspaceID, userID, what, stmt string, args ...any) (Member, error) {
 	if !isUUID(workspaceID) || !isUUID(userID) {
 		return Member{}, ErrNotFound
 	}
 	var before Member
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		// The row lock makes the owner check and the update one step: a concurrent transfer
-		// that promotes this member either happened before (ErrOwner) or waits.
 		m, err := scanMember(tx.QueryRow(ctx, `SELECT `+memberColumns+`
 			FROM memberships m JOIN users u ON u.id = m.user_id
 			WHERE m.workspace_id = $1 AND m.user_id = $2 FOR UPDATE OF m`, workspaceID, userID))
@@ -173,46 +186,16 @@ func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID, role str
 			return ErrOwner
 		}
 		before = m
-		_, err = tx.Exec(ctx, `UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2`,
-			workspaceID, userID, role)
+		_, err = tx.Exec(ctx, stmt, append([]any{workspaceID, userID}, args...)...)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOwner) {
 		return Member{}, err
 	}
 	if err != nil {
-		return Member{}, fmt.Errorf("set role of %s in %s: %w", userID, workspaceID, err)
+		return Member{}, fmt.Errorf("%s %s in %s: %w", what, userID, workspaceID, err)
 	}
 	return before, nil
-}
-
-// RemoveMember ends a member's membership and returns it. The owner is ErrOwner.
-func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID string) (Member, error) {
-	if !isUUID(workspaceID) || !isUUID(userID) {
-		return Member{}, ErrNotFound
-	}
-	var removed Member
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		m, err := scanMember(tx.QueryRow(ctx, `SELECT `+memberColumns+`
-			FROM memberships m JOIN users u ON u.id = m.user_id
-			WHERE m.workspace_id = $1 AND m.user_id = $2 FOR UPDATE OF m`, workspaceID, userID))
-		if err != nil {
-			return err
-		}
-		if m.Role == "owner" {
-			return ErrOwner
-		}
-		removed = m
-		_, err = tx.Exec(ctx, `DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2`, workspaceID, userID)
-		return err
-	})
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOwner) {
-		return Member{}, err
-	}
-	if err != nil {
-		return Member{}, fmt.Errorf("remove member %s from %s: %w", userID, workspaceID, err)
-	}
-	return removed, nil
 }
 
 // TransferOwnership makes the member toUserID the owner and the current owner fromUserID an
