@@ -189,7 +189,7 @@ func apiKeyFor(t *testing.T, st *store.Store, ws string) string {
 // checkNoTokensLogged fails if a token the fake issued appears in the log.
 func (e *oauthEnv) checkNoTokensLogged() {
 	logs := e.logs.String()
-	for _, s := range []string{"meta-long-", "meta-short-", "ya29.", "1//refresh-", "tt-", "shpat_", "code-",
+	for _, s := range []string{"meta-long-", "meta-short-", "ya29.", "1//refresh-", "tiktok-token-", "shpat_", "code-",
 		oauthtest.MetaAppSecret, oauthtest.GoogleSecret, oauthtest.TikTokSecret, oauthtest.ShopifySecret} {
 		if strings.Contains(logs, s) {
 			e.t.Errorf("the log contains a secret starting %q", s)
@@ -218,7 +218,7 @@ func (e *oauthEnv) req(method, path, bearer, ws, body string, header ...string) 
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, r)
-	for _, s := range []string{"meta-long-", "ya29.", "1//refresh-", "tt-", "shpat_"} {
+	for _, s := range []string{"meta-long-", "ya29.", "1//refresh-", "tiktok-token-", "shpat_"} {
 		if strings.Contains(rec.Body.String(), s) {
 			e.t.Fatalf("%s %s: the response contains a provider token: %s", method, path, rec.Body)
 		}

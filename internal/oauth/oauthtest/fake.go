@@ -240,7 +240,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, 200, map[string]any{"code": 0, "message": "OK", "request_id": "r1", "data": map[string]any{
-			"access_token": f.issue("tt-", oauth.TikTok), "advertiser_ids": TikTokIDs, "scope": []int{4, 5, 6}}})
+			"access_token": f.issue("tiktok-token-", oauth.TikTok), "advertiser_ids": TikTokIDs, "scope": []int{4, 5, 6}}})
 	case p == "/tiktok/open_api/v1.3/oauth2/advertiser/get/":
 		if _, ok := f.tokens[r.Header.Get("Access-Token")]; !ok || r.URL.Query().Get("secret") != TikTokSecret {
 			writeJSON(w, 200, map[string]any{"code": 40105, "message": "access token invalid"})
