@@ -97,14 +97,14 @@ func Run(ctx context.Context, o Options) error {
 	log := o.Logger
 
 	if cfg.EncryptionKey == "" {
-		key, err := devEncryptionKey(filepath.Join(o.DataDir, "encryption.key"))
+		key, err := devSecret(filepath.Join(o.DataDir, "encryption.key"))
 		if err != nil {
 			return err
 		}
 		cfg.EncryptionKey = key
 	}
 	if cfg.JWTSecret == "" {
-		key, err := devEncryptionKey(filepath.Join(o.DataDir, "jwt.key"))
+		key, err := devSecret(filepath.Join(o.DataDir, "jwt.key"))
 		if err != nil {
 			return err
 		}
@@ -462,7 +462,9 @@ func ensureDatabase(ctx context.Context, databaseURL string) error {
 	return nil
 }
 
-func devEncryptionKey(path string) (string, error) {
+// devSecret reads a 32-byte hex secret kept in path, or makes one there on the first run,
+// so restarts keep opening the same tokens and sessions.
+func devSecret(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}

@@ -562,25 +562,11 @@ func (c *call) listAccounts() {
 	if len(fields) == 0 {
 		fields = []string{"account_id"}
 	}
-	q := c.r.URL.Query()
-	limit := defaultPageLimit
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			c.badParam("Param limit must be a positive integer")
-			return
-		}
-		limit = min(n, maxPageLimit)
+	limit, offset, ok := c.pageBounds("acct")
+	if !ok {
+		return
 	}
-	offset := 0
-	if after := q.Get("after"); after != "" {
-		n, ok := decodeAfter("acct", after)
-		if !ok {
-			c.badParam("Invalid cursor: after=" + after)
-			return
-		}
-		offset = min(n, len(c.s.order))
-	}
+	offset = min(offset, len(c.s.order))
 	end := min(offset+limit, len(c.s.order))
 	data := []map[string]any{}
 	for _, id := range c.s.order[offset:end] {
@@ -822,24 +808,9 @@ func decodeAfter(key, s string) (int, bool) {
 // page serves one cursor page of rows: `limit` (default 25) rows from `after`, with
 // paging.cursors and, unless this is the last page, paging.next = this URL with the new after.
 func (c *call) page(key string, a *account, level string, fields map[string]bool, rows []aggRow) {
-	q := c.r.URL.Query()
-	limit := defaultPageLimit
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			c.badParam("Param limit must be a positive integer")
-			return
-		}
-		limit = min(n, maxPageLimit)
-	}
-	offset := 0
-	if after := q.Get("after"); after != "" {
-		n, ok := decodeAfter(key, after)
-		if !ok {
-			c.badParam("Invalid cursor: after=" + after)
-			return
-		}
-		offset = n
+	limit, offset, ok := c.pageBounds(key)
+	if !ok {
+		return
 	}
 	data := []map[string]any{}
 	end := min(offset+limit, len(rows))
@@ -858,6 +829,30 @@ func (c *call) page(key string, a *account, level string, fields map[string]bool
 		body["paging"] = paging
 	}
 	c.json(http.StatusOK, body)
+}
+
+// pageBounds reads a cursor page's `limit` (default 25, capped) and the offset its `after`
+// cursor of kind key encodes; a bad one has been answered with Meta's error when ok is false.
+func (c *call) pageBounds(key string) (limit, offset int, ok bool) {
+	q := c.r.URL.Query()
+	limit = defaultPageLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			c.badParam("Param limit must be a positive integer")
+			return 0, 0, false
+		}
+		limit = min(n, maxPageLimit)
+	}
+	if after := q.Get("after"); after != "" {
+		n, valid := decodeAfter(key, after)
+		if !valid {
+			c.badParam("Invalid cursor: after=" + after)
+			return 0, 0, false
+		}
+		offset = n
+	}
+	return limit, offset, true
 }
 
 // nextURL is the request URL (as the client sent it, mount prefix included) with `after`
