@@ -14,6 +14,9 @@ TEMPORAL_CLI_VERSION := v1.5.1
 WORKFLOWCHECK_VERSION := v0.6.0
 # mailpit catches every email locally: SMTP on :1025, web UI and API on :8025.
 MAILPIT_VERSION := v1.33.1
+# stripe-mock answers Stripe API calls locally (HTTP :12111). v0.162.0 serves the object
+# shapes stripe-go v76 (API 2023-10-16) expects; newer versions drop fields it reads.
+STRIPE_MOCK_VERSION := v0.162.0
 
 TEMPORAL := $(BIN)/temporal
 WORKFLOWCHECK := $(BIN)/workflowcheck
@@ -21,6 +24,8 @@ TEMPORAL_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
 WORKFLOWCHECK_STAMP := $(BIN)/.workflowcheck-$(WORKFLOWCHECK_VERSION)
 MAILPIT := $(BIN)/mailpit
 MAILPIT_STAMP := $(BIN)/.mailpit-$(MAILPIT_VERSION)
+STRIPE_MOCK := $(BIN)/stripe-mock
+STRIPE_MOCK_STAMP := $(BIN)/.stripe-mock-$(STRIPE_MOCK_VERSION)
 
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/omnitrackiq?sslmode=disable
 export DATABASE_URL
@@ -37,7 +42,7 @@ help:
 	@echo "make lint   gofmt, go vet and workflowcheck"
 	@echo "make bench  measure the COPY -> stage -> merge load path (bench/RESULTS.md)"
 
-tools: $(TEMPORAL_STAMP) $(WORKFLOWCHECK_STAMP) $(MAILPIT_STAMP)
+tools: $(TEMPORAL_STAMP) $(WORKFLOWCHECK_STAMP) $(MAILPIT_STAMP) $(STRIPE_MOCK_STAMP)
 
 $(TEMPORAL_STAMP):
 	@mkdir -p $(BIN)
@@ -56,6 +61,11 @@ $(MAILPIT_STAMP):
 	go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 	@touch $@
 
+$(STRIPE_MOCK_STAMP):
+	@mkdir -p $(BIN)
+	go install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+	@touch $@
+
 build:
 	go build -o $(BIN)/omnitrackiq ./cmd/omnitrackiq
 
@@ -72,7 +82,7 @@ lint: tools
 	$(WORKFLOWCHECK) ./workflows/...
 
 test: tools postgres lint
-	TEMPORAL_CLI=$(TEMPORAL) MAILPIT=$(MAILPIT) go test $(GO_TEST_FLAGS) ./...
+	TEMPORAL_CLI=$(TEMPORAL) MAILPIT=$(MAILPIT) STRIPE_MOCK=$(STRIPE_MOCK) go test $(GO_TEST_FLAGS) ./...
 
 bench: postgres
 	bench/run.sh

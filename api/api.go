@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billingsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
@@ -45,6 +46,24 @@ type Deps struct {
 	// Disconnector removes provider-side registrations when a connection is disconnected;
 	// nil means there is nothing to remove.
 	Disconnector Disconnector
+	// Billing runs subscriptions on Stripe. Nil turns billing off (a self-hosted install
+	// without Stripe): the billing routes answer 503 and plan limits are not enforced.
+	Billing Billing
+}
+
+// Billing is checkout, portal, overview and the Stripe webhook. internal/billingsvc
+// implements it.
+type Billing interface {
+	// Checkout returns a *billingsvc.ValidationError for a plan that cannot be bought.
+	Checkout(ctx context.Context, in billingsvc.CheckoutRequest) (billingsvc.CheckoutResult, error)
+	// Portal returns billingsvc.ErrNoCustomer when the workspace never checked out.
+	Portal(ctx context.Context, workspaceID, flow string) (string, error)
+	Overview(ctx context.Context, workspaceID string) (billingsvc.Overview, error)
+	// VerifyEvent checks the Stripe-Signature of the raw body; a *billingsvc.BadEventError
+	// means the delivery is not a valid signed event.
+	VerifyEvent(payload []byte, signature string) (billingsvc.Event, error)
+	// ApplyEvent records and applies a verified event; an error means Stripe should retry.
+	ApplyEvent(ctx context.Context, ev billingsvc.Event) (outcome string, err error)
 }
 
 // Syncs runs syncs and schedules. The program implements it with Temporal.

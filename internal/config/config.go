@@ -57,6 +57,19 @@ type Config struct {
 	ActivitiesPerSecond map[string]float64
 
 	Identity
+	Billing
+}
+
+// Billing configures Stripe. An empty StripeSecretKey turns billing off: every workspace is
+// on the free plan's limits and the billing routes answer 503.
+type Billing struct {
+	StripeSecretKey string
+	// StripeWebhookSecret verifies Stripe-Signature on POST /webhooks/stripe (whsec_...).
+	StripeWebhookSecret string
+	// StripeAPIBase is https://api.stripe.com, or stripe-mock's URL locally.
+	StripeAPIBase string
+	// StripePrices are the monthly Price ids of the paid plans, by plan id.
+	StripePrices map[string]string
 }
 
 // Identity configures people, sessions, email and OAuth connect.
@@ -142,6 +155,16 @@ func FromEnv() (Config, error) {
 			TikTokOAuthURL:      env("TIKTOK_OAUTH_URL", "https://business-api.tiktok.com/portal/auth"),
 			ShopifyClientID:     os.Getenv("SHOPIFY_CLIENT_ID"),
 			ShopifyClientSecret: os.Getenv("SHOPIFY_CLIENT_SECRET"),
+		},
+		Billing: Billing{
+			StripeSecretKey:     os.Getenv("STRIPE_SECRET_KEY"),
+			StripeWebhookSecret: os.Getenv("STRIPE_WEBHOOK_SECRET"),
+			StripeAPIBase:       strings.TrimRight(env("STRIPE_API_BASE", "https://api.stripe.com"), "/"),
+			StripePrices: map[string]string{
+				"starter": env("STRIPE_PRICE_STARTER", "price_omnitrackiq_starter_monthly"),
+				"pro":     env("STRIPE_PRICE_PRO", "price_omnitrackiq_pro_monthly"),
+				"agency":  env("STRIPE_PRICE_AGENCY", "price_omnitrackiq_agency_monthly"),
+			},
 		},
 	}
 	// Shopify signs webhooks with the app's client secret: one secret unless told otherwise.

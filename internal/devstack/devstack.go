@@ -376,7 +376,7 @@ func ensureTemporal(ctx context.Context, o Options, cfg config.Config, log *slog
 		EnableUI:         true,
 		UIPort:           "8233",
 		LogLevel:         "warn",
-		SearchAttributes: workflows.SearchAttributes("", "", ""),
+		SearchAttributes: workflows.AllSearchAttributes(),
 		Stdout:           logFile,
 		Stderr:           logFile,
 	})

@@ -88,7 +88,7 @@ func runWithDevServer(m *testing.M) (int, error) {
 		ExistingPath:     bin,
 		ClientOptions:    &client.Options{Logger: quietLogger()},
 		LogLevel:         "error",
-		SearchAttributes: workflows.SearchAttributes("", "", ""),
+		SearchAttributes: workflows.AllSearchAttributes(),
 		ExtraArgs:        args,
 		Stdout:           logFile,
 		Stderr:           logFile,
