@@ -29,6 +29,9 @@ type Options struct {
 	// EnsureSchedules creates the cluster-wide schedules (the daily TokenRefresh) when the
 	// workers start; it must be idempotent, since every worker process calls it. Nil: none.
 	EnsureSchedules func(ctx context.Context) error
+	// Billing runs the dunning workflow and its activities on the billing queue; nil: this
+	// process runs no billing worker.
+	Billing *activities.Billing
 }
 
 // Workers are the Temporal workers of one process.
@@ -44,7 +47,8 @@ const ensureSchedulesTimeout = 30 * time.Second
 const heartbeatSendInterval = 5 * time.Second
 
 // New creates the workers: one on the "sync" queue for workflows and bookkeeping
-// activities, and one per channel queue for the activities that call the provider.
+// activities, one per channel queue for the activities that call the provider, and, with
+// Options.Billing, one on the "billing" queue for the dunning workflow and its activities.
 func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	w := &Workers{ensureSchedules: o.EnsureSchedules}
 	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{Interceptors: o.Interceptors})
@@ -59,6 +63,19 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	syncWorker.RegisterActivityWithOptions(acts.RefreshToken, activity.RegisterOptions{Name: "RefreshToken"})
 	syncWorker.RegisterActivityWithOptions(acts.NotifyNeedsReauth, activity.RegisterOptions{Name: "NotifyNeedsReauth"})
 	w.all = append(w.all, syncWorker)
+
+	if b := o.Billing; b != nil {
+		// Its own queue, so a backlog of syncs never delays restoring a workspace that paid.
+		bw := sdkworker.New(c, workflows.TaskQueueBilling, sdkworker.Options{Interceptors: o.Interceptors})
+		bw.RegisterWorkflowWithOptions(workflows.Dunning, workflow.RegisterOptions{Name: "Dunning"})
+		bw.RegisterActivityWithOptions(b.ApplyDunningState, activity.RegisterOptions{Name: "ApplyDunningState"})
+		bw.RegisterActivityWithOptions(b.CheckInvoice, activity.RegisterOptions{Name: "CheckInvoice"})
+		bw.RegisterActivityWithOptions(b.PayInvoice, activity.RegisterOptions{Name: "PayInvoice"})
+		bw.RegisterActivityWithOptions(b.CancelSubscription, activity.RegisterOptions{Name: "CancelSubscription"})
+		bw.RegisterActivityWithOptions(b.DowngradeToFree, activity.RegisterOptions{Name: "DowngradeToFree"})
+		bw.RegisterActivityWithOptions(b.SendDunningEmail, activity.RegisterOptions{Name: "SendDunningEmail"})
+		w.all = append(w.all, bw)
+	}
 
 	chans := o.Channels
 	if chans == nil {
