@@ -162,7 +162,7 @@ func Dunning(ctx workflow.Context, in DunningInput) (DunningStatus, error) {
 	// has nothing to do: no state, no email.
 	if d.invoiceSettled(ctx) {
 		d.state, d.over = billing.DunningNone, true
-		if err := workflow.UpsertTypedSearchAttributes(ctx, DunningStateKey.ValueSet(string(d.state))); err != nil {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, WorkspaceIDKey.ValueSet(in.WorkspaceID), DunningStateKey.ValueSet(string(d.state))); err != nil {
 			return d.status(), fmt.Errorf("upsert search attributes: %w", err)
 		}
 		return d.finish(ctx)
@@ -219,21 +219,21 @@ func Dunning(ctx workflow.Context, in DunningInput) (DunningStatus, error) {
 	if cancelTimer != nil {
 		cancelTimer()
 	}
-	// Signals that arrived with the end of the episode have nothing left to change; read
-	// them so none is left behind when the run completes.
-	for i, ch := range signals {
-		var sig DunningSignal
-		for ch.ReceiveAsync(&sig) {
-			workflow.GetLogger(ctx).Info("signal after the end of the dunning episode", "signal", dunningSignals()[i],
-				"event_id", sig.EventID, "state", d.state)
-		}
-	}
 	return d.finish(ctx)
 }
 
-// finish waits for the update handlers still running (an advance waiting for the step
-// that ended the episode) and returns the final status.
+// finish reads the signals left, waits for the update handlers still running (an advance
+// waiting for the step that ended the episode) and returns the final status.
 func (d *dunning) finish(ctx workflow.Context) (DunningStatus, error) {
+	// Signals that arrived with the end of the episode have nothing left to change; read
+	// them so none is left behind when the run completes.
+	for _, name := range dunningSignals() {
+		var sig DunningSignal
+		for workflow.GetSignalChannel(ctx, name).ReceiveAsync(&sig) {
+			workflow.GetLogger(ctx).Info("signal after the end of the dunning episode", "signal", name,
+				"event_id", sig.EventID, "state", d.state)
+		}
+	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return d.status(), err
 	}
