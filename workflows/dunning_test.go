@@ -144,7 +144,9 @@ type dunningFixture struct {
 	states []string
 }
 
-func newDunningFixture(t *testing.T) *dunningFixture {
+// seedDunningWorkspace creates a workspace on the pro plan, past due, with an owner, an
+// admin and a viewer, and its Stripe customer.
+func seedDunningWorkspace(t *testing.T) (*store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	st, _ := testdb.New(t)
@@ -159,12 +161,20 @@ func newDunningFixture(t *testing.T) *dunningFixture {
 	_, err = st.ApplySubscription(ctx, st.Pool, ws.ID, store.SubscriptionState{
 		SubscriptionID: "sub_1", Status: "past_due", Plan: billing.Pro, HasPaymentMethod: true, ReadAt: time.Now()})
 	require.NoError(t, err)
+	return st, ws.ID
+}
 
-	f := &dunningFixture{t: t, st: st, ws: ws.ID, mail: &billingMailer{}, sched: &billingSchedules{},
-		stripe: &billingStripe{invoices: map[string]stripeapi.Invoice{
-			"in_1": {ID: "in_1", Status: "open", AttemptCount: 1, HostedInvoiceURL: "https://invoice.stripe.test/in_1"},
-		}},
-		in:    DunningInput{WorkspaceID: ws.ID, SubscriptionID: "sub_1", InvoiceID: "in_1"},
+func newOpenInvoiceStripe() *billingStripe {
+	return &billingStripe{invoices: map[string]stripeapi.Invoice{
+		"in_1": {ID: "in_1", Status: "open", AttemptCount: 1, HostedInvoiceURL: "https://invoice.stripe.test/in_1"},
+	}}
+}
+
+func newDunningFixture(t *testing.T) *dunningFixture {
+	t.Helper()
+	st, ws := seedDunningWorkspace(t)
+	f := &dunningFixture{t: t, st: st, ws: ws, mail: &billingMailer{}, sched: &billingSchedules{}, stripe: newOpenInvoiceStripe(),
+		in:    DunningInput{WorkspaceID: ws, SubscriptionID: "sub_1", InvoiceID: "in_1"},
 		wfID:  DunningWorkflowID("sub_1", "in_1"),
 		start: time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC),
 	}
