@@ -365,11 +365,12 @@ func (d *dunning) takeStep(ctx workflow.Context) error {
 	return nil
 }
 
-// onSignal handles one signal. Signals of another invoice belong to another episode.
+// onSignal handles one signal. A failure of another invoice belongs to another episode;
+// the other signals always concern this episode's invoice, which is re-read or paid.
 func (d *dunning) onSignal(ctx workflow.Context, name string, sig DunningSignal) error {
 	var acts *activities.Billing
 	logger := workflow.GetLogger(ctx)
-	if sig.InvoiceID != "" && sig.InvoiceID != d.in.InvoiceID && name != SignalInvoicePaid && name != SignalSubscriptionCanceled {
+	if (name == SignalPaymentFailed || name == SignalActionRequired) && sig.InvoiceID != "" && sig.InvoiceID != d.in.InvoiceID {
 		logger.Info("signal of another invoice ignored", "signal", name, "invoice_id", sig.InvoiceID, "event_id", sig.EventID)
 		return nil
 	}
