@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -412,4 +413,39 @@ func ExampleEventPayload() {
 	p, _ := billingsvc.EventPayload("evt_1", "invoice.paid", "invoice", "in_1", time.Unix(1767225600, 0))
 	fmt.Println(string(p))
 	// Output: {"id":"evt_1","object":"event","api_version":"2023-10-16","created":1767225600,"type":"invoice.paid","data":{"object":{"id":"in_1","object":"invoice"}}}
+}
+
+// Two deliveries of one event at the same time: the insert in the transaction lets one
+// apply; the other waits for it and finds the event recorded.
+func TestConcurrentDuplicateDeliveries(t *testing.T) {
+	f := newFixture(t)
+	f.link("cus_A")
+	f.stripe.setSubscription("sub_A", subscriptionState{Customer: "cus_A", Status: "past_due", Price: pricePro})
+	f.stripe.setInvoice("in_1", invoiceState{Customer: "cus_A", Subscription: "sub_A", Status: "open", Attempts: 1})
+	ev := event("evt_twice", "invoice.payment_failed", "invoice", "in_1")
+	outcomes := make(chan string, 2)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.svc.ApplyEvent(context.Background(), ev)
+			if err != nil {
+				t.Error(err)
+			}
+			outcomes <- out
+		}()
+	}
+	wg.Wait()
+	close(outcomes)
+	got := map[string]int{}
+	for o := range outcomes {
+		got[o]++
+	}
+	if got[billingsvc.OutcomeApplied] != 1 || got[billingsvc.OutcomeDuplicate] != 1 {
+		t.Errorf("outcomes %v, want one applied and one duplicate", got)
+	}
+	if calls := f.dunning.take(); len(calls) != 1 {
+		t.Errorf("dunning calls %+v, want one", calls)
+	}
 }
