@@ -195,5 +195,13 @@ func NewRouter(d Deps) *Router {
 	// Connection lifecycle: rename, pause/resume, disconnect (and purge).
 	s.handle(v1, "PATCH", "/connections/:id", manage, s.updateConnection)
 	s.handle(v1, "DELETE", "/connections/:id", Policy{Access: Scoped, Action: auth.DeleteConnections}, s.deleteConnection)
+	// Billing (api/billing.go). Only the owner changes billing, and only in person; anyone
+	// who reads the workspace sees its plan and limits. The Stripe webhook is Public: the
+	// Stripe-Signature over the raw body authenticates it, and it reads its own body.
+	manageBilling := Policy{Access: Scoped, Action: auth.ManageBilling, UsersOnly: true}
+	s.handle(v1, "POST", "/billing/checkout", manageBilling, s.createCheckout)
+	s.handle(v1, "POST", "/billing/portal", manageBilling, s.createPortal)
+	s.handle(v1, "GET", "/billing", read, s.getBilling)
+	s.handle(&r.RouterGroup, "POST", "/webhooks/stripe", public, s.stripeWebhook)
 	return &Router{Engine: r, policies: s.policies}
 }
