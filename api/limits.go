@@ -125,17 +125,25 @@ func planLimit(c *gin.Context, p billing.Plan, l billing.Limit, usage *int, want
 func limitWords(p billing.Plan, l billing.Limit) string {
 	switch l {
 	case billing.LimitConnections:
-		return fmt.Sprintf("allows %d connections", p.Limits.Connections)
+		return "allows " + plural(p.Limits.Connections, "connection")
 	case billing.LimitMembers:
-		return fmt.Sprintf("allows %d members, pending invites included", p.Limits.Members)
+		return "allows " + plural(p.Limits.Members, "member") + ", pending invites included"
 	case billing.LimitHistoryDays:
-		return fmt.Sprintf("reads %d days of history", p.Limits.HistoryDays)
+		return "reads " + plural(p.Limits.HistoryDays, "day") + " of history"
 	case billing.LimitScheduledReports:
-		return fmt.Sprintf("allows %d scheduled reports", p.Limits.ScheduledReports)
+		return "allows " + plural(p.Limits.ScheduledReports, "scheduled report")
 	case billing.LimitSyncInterval:
 		return "syncs a connection at most every " + shortDuration(p.Limits.MinSyncInterval)
 	}
 	return fmt.Sprintf("limits %s to %s", l, p.Value(l))
+}
+
+// plural writes "1 connection" or "2 connections".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // noPlanHint says what to do when no plan lifts the limit far enough.
