@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -520,4 +521,110 @@ func TestPlanLimitOAuthConnect(t *testing.T) {
 	e.unchanged(t, before, true)
 	// And cannot start one.
 	problem(t, e.req("POST", "/v1/connections/oauth/meta/start", e.bearer(e.owner), e.ws.ID, ""), http.StatusPaymentRequired)
+}
+
+// readmeTable returns the rows of the first table after the heading (its header first),
+// cells trimmed of spaces and backquotes.
+func readmeTable(t *testing.T, heading string) [][]string {
+	t.Helper()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	in := false
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			if in && len(rows) > 0 {
+				break
+			}
+			in = line == heading
+			continue
+		}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			if len(rows) > 0 {
+				break
+			}
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.Trim(strings.TrimSpace(cells[i]), "`")
+		}
+		if strings.HasPrefix(cells[0], "---") {
+			continue
+		}
+		rows = append(rows, cells)
+	}
+	if len(rows) < 2 {
+		t.Fatalf("README has no table under %q", heading)
+	}
+	return rows
+}
+
+// TestREADMEPlans checks the README's plan table against the catalog, cell by cell.
+func TestREADMEPlans(t *testing.T) {
+	rows := readmeTable(t, "## Plans and limits")
+	header := strings.Join(rows[0], "|")
+	if header != "plan|per month|connections|members|history days|scheduled reports|shortest sync interval" {
+		t.Fatalf("plan table header %q", header)
+	}
+	plans := billing.Plans()
+	if len(rows)-1 != len(plans) {
+		t.Fatalf("README lists %d plans, the catalog %d", len(rows)-1, len(plans))
+	}
+	for i, p := range plans {
+		row := rows[i+1]
+		want := []string{string(p.ID), fmt.Sprintf("$%d", p.MonthlyCents/100), fmt.Sprint(p.Limits.Connections),
+			fmt.Sprint(p.Limits.Members), fmt.Sprint(p.Limits.HistoryDays), fmt.Sprint(p.Limits.ScheduledReports)}
+		if p.MonthlyCents%100 != 0 {
+			want[1] = fmt.Sprintf("$%d.%02d", p.MonthlyCents/100, p.MonthlyCents%100)
+		}
+		if got := row[:len(want)]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("README row %v, catalog %v", got, want)
+		}
+		if d, err := time.ParseDuration(row[len(want)]); err != nil || d != p.Limits.MinSyncInterval {
+			t.Errorf("%s: README interval %q, catalog %s", p.ID, row[len(want)], p.Limits.MinSyncInterval)
+		}
+	}
+}
+
+// TestREADMEBillingStanding checks the README's standing table against
+// billing.DunningState.Permits, and that it lists every gate in order.
+func TestREADMEBillingStanding(t *testing.T) {
+	rows := readmeTable(t, "### Billing standing")
+	states := []billing.DunningState{billing.DunningNone, billing.DunningGrace, billing.DunningRestricted, billing.DunningSuspended}
+	col := map[billing.DunningState]int{}
+	for i, h := range rows[0] {
+		for _, s := range states {
+			if h == string(s) {
+				col[s] = i
+			}
+		}
+	}
+	if len(col) != len(states) || rows[0][0] != "gate" {
+		t.Fatalf("standing table header %v: want gate, then a column per state %v", rows[0], states)
+	}
+	if len(rows)-1 != len(billing.Gates) {
+		t.Fatalf("README lists %d gates, billing.Gates %d", len(rows)-1, len(billing.Gates))
+	}
+	for i, g := range billing.Gates {
+		row := rows[i+1]
+		if row[0] != g.String() {
+			t.Fatalf("row %d is gate %q, want %q", i+1, row[0], g)
+		}
+		for _, s := range states {
+			cell := row[col[s]]
+			if cell != "yes" && cell != "no" {
+				t.Fatalf("%s / %s: cell %q is not yes or no", g, s, cell)
+			}
+			if (cell == "yes") != s.Permits(g) {
+				t.Errorf("README says %s / %s = %s, the code says %v", g, s, cell, s.Permits(g))
+			}
+		}
+	}
 }
