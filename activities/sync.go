@@ -37,12 +37,14 @@ const (
 	ErrTypeMissingScope = "MissingScope"
 	// ErrTypeProviderUnavailable: the account is out of service (a frozen or locked shop).
 	ErrTypeProviderUnavailable = "ProviderUnavailable"
+	// ErrTypePaymentRequired: the workspace is suspended for an unpaid invoice (EnforcePlans).
+	ErrTypePaymentRequired = "PaymentRequired"
 )
 
 // NonRetryableErrorTypes are failures that another attempt cannot fix.
 var NonRetryableErrorTypes = []string{
 	ErrTypeConnectionNotFound, ErrTypeNeedsReauth, ErrTypeProviderAuth, ErrTypeProviderBadRequest, ErrTypeInvalidInput,
-	ErrTypeMissingScope, ErrTypeProviderUnavailable,
+	ErrTypeMissingScope, ErrTypeProviderUnavailable, ErrTypePaymentRequired,
 }
 
 // kindIncremental is workflows.KindIncremental (that package imports this one).
@@ -95,6 +97,10 @@ type Sync struct {
 	Mailer notify.Mailer
 	// AppURL is the web app the notice links to (config Identity.AppURL).
 	AppURL string
+	// EnforcePlans applies each workspace's plan and billing standing to its syncs; set it
+	// when billing is configured. Without it (a self-hosted install without Stripe) there
+	// are no limits. See checkPlan.
+	EnforcePlans bool
 	// recordHeartbeat is activity.RecordHeartbeat, replaced in tests to count heartbeats
 	// (the SDK throttles what it sends to the server).
 	recordHeartbeat func(ctx context.Context, details ...any)
@@ -119,6 +125,9 @@ type PrepareResult struct {
 	To        string
 	Skipped   bool
 	HeldBy    string
+	// Reason says why a run was skipped when no other sync held the connection: the
+	// workspace's plan or standing (EnforcePlans).
+	Reason string
 }
 
 // PrepareSync loads the connection, takes its one-sync-at-a-time lock (incremental syncs),
@@ -149,6 +158,12 @@ func (a *Sync) PrepareSync(ctx context.Context, in PrepareInput) (PrepareResult,
 		}
 		return PrepareResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("connection %s needs to be reconnected: %s", conn.ID, conn.StatusReason), ErrTypeNeedsReauth, nil)
+	}
+	if a.EnforcePlans {
+		// Before the lock and the run's row: a run the plan stops leaves neither behind.
+		if res, stop, err := a.checkPlan(ctx, conn, in); stop || err != nil {
+			return res, err
+		}
 	}
 	window, err := a.window(conn, in)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/billingsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
@@ -138,7 +139,7 @@ func NewRouter(d Deps) *Router {
 	read := Policy{Access: Scoped, Action: auth.ReadData}
 	runs := Policy{Access: Scoped, Action: auth.RunSyncs}
 	manage := Policy{Access: Scoped, Action: auth.ManageConnections}
-	s.handle(v1, "POST", "/connections", manage, s.createConnection)
+	s.handle(v1, "POST", "/connections", Policy{Access: Scoped, Action: auth.ManageConnections, Gate: billing.GateCreate}, s.createConnection)
 	s.handle(v1, "GET", "/connections", read, s.listConnections)
 	s.handle(v1, "GET", "/connections/:id", read, s.getConnection)
 	s.handle(v1, "POST", "/connections/:id/syncs", runs, s.triggerSync)
@@ -152,11 +153,11 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/metrics/campaigns", read, s.metricsCampaigns)
 	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
 	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
-	s.handle(v1, "GET", "/orders", read, s.listOrders)
+	s.handle(v1, "GET", "/orders", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateExport}, s.listOrders)
 	// OAuth connect (api/oauth.go). The callback is Public: the browser arrives from the
 	// provider, and the signed single-use state authenticates it.
 	// A consent is given by a person, so API keys cannot start one.
-	s.handle(v1, "POST", "/connections/oauth/:provider/start", Policy{Access: Scoped, Action: auth.ManageConnections, UsersOnly: true}, s.startOAuth)
+	s.handle(v1, "POST", "/connections/oauth/:provider/start", Policy{Access: Scoped, Action: auth.ManageConnections, UsersOnly: true, Gate: billing.GateCreate}, s.startOAuth)
 	s.handle(v1, "GET", "/oauth/callback/:provider", Policy{Access: Public}, s.oauthCallback)
 
 	// Workspaces, members, invites, API keys and the audit log (README "Permissions").
@@ -165,23 +166,23 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "POST", "/workspaces", signed, s.createWorkspace)
 	s.handle(v1, "GET", "/workspace", read, s.getWorkspace)
 	s.handle(v1, "PATCH", "/workspace", Policy{Access: Scoped, Action: auth.ManageWorkspace}, s.updateWorkspace)
-	s.handle(v1, "POST", "/workspace/leave", Policy{Access: Scoped, Action: auth.ReadData, UsersOnly: true}, s.leaveWorkspace)
-	s.handle(v1, "POST", "/workspace/transfer-ownership", Policy{Access: Scoped, Action: auth.TransferOwnership}, s.transferOwnership)
+	s.handle(v1, "POST", "/workspace/leave", Policy{Access: Scoped, Action: auth.ReadData, UsersOnly: true, Gate: billing.GateReduce}, s.leaveWorkspace)
+	s.handle(v1, "POST", "/workspace/transfer-ownership", Policy{Access: Scoped, Action: auth.TransferOwnership, Gate: billing.GateBilling}, s.transferOwnership)
 	readMembers := Policy{Access: Scoped, Action: auth.ReadMembers}
 	manageMembers := Policy{Access: Scoped, Action: auth.ManageMembers}
-	s.handle(v1, "GET", "/members", readMembers, s.listMembers)
+	s.handle(v1, "GET", "/members", Policy{Access: Scoped, Action: auth.ReadMembers, Gate: billing.GateBilling}, s.listMembers)
 	s.handle(v1, "PATCH", "/members/:user_id", manageMembers, s.updateMember)
-	s.handle(v1, "DELETE", "/members/:user_id", manageMembers, s.removeMember)
+	s.handle(v1, "DELETE", "/members/:user_id", Policy{Access: Scoped, Action: auth.ManageMembers, Gate: billing.GateReduce}, s.removeMember)
 	s.handle(v1, "POST", "/invites", manageMembers, s.createInvite)
 	s.handle(v1, "GET", "/invites", readMembers, s.listInvites)
-	s.handle(v1, "DELETE", "/invites/:id", manageMembers, s.revokeInvite)
+	s.handle(v1, "DELETE", "/invites/:id", Policy{Access: Scoped, Action: auth.ManageMembers, Gate: billing.GateReduce}, s.revokeInvite)
 	s.handle(v1, "GET", "/invites/lookup", public, s.lookupInvite)
 	s.handle(v1, "POST", "/invites/accept", public, s.acceptInvite)
 	s.handle(v1, "POST", "/invites/accept-as-me", signed, s.acceptInviteAsMe)
 	manageKeys := Policy{Access: Scoped, Action: auth.ManageAPIKeys}
 	s.handle(v1, "POST", "/api-keys", manageKeys, s.createAPIKey)
 	s.handle(v1, "GET", "/api-keys", manageKeys, s.listAPIKeys)
-	s.handle(v1, "DELETE", "/api-keys/:id", manageKeys, s.revokeAPIKey)
+	s.handle(v1, "DELETE", "/api-keys/:id", Policy{Access: Scoped, Action: auth.ManageAPIKeys, Gate: billing.GateReduce}, s.revokeAPIKey)
 	s.handle(v1, "GET", "/audit", Policy{Access: Scoped, Action: auth.ReadAudit}, s.listAudit)
 
 	// Users and sessions (auth.go). gin.New trusts every proxy's X-Forwarded-For; client

@@ -233,6 +233,10 @@ func (s *server) createConnection(c *gin.Context) {
 
 	ctx := c.Request.Context()
 	ws := workspaceID(c)
+	// The plan's room is checked before the provider is asked anything.
+	if !s.connectionRoom(c, ws, string(ch), []string{accountID}, checkoutHint) {
+		return
+	}
 	infoCtx, cancel := context.WithTimeout(ctx, accountInfoTimeout)
 	info, err := reader.AccountInfo(infoCtx, channels.Account{ID: accountID, Token: req.AccessToken,
 		RefreshToken: req.RefreshToken, LoginCustomerID: loginCustomerID})
@@ -274,7 +278,11 @@ func (s *server) createConnection(c *gin.Context) {
 			return
 		}
 	}
-	conn, err := s.Store.CreateConnection(ctx, store.NewConnection{
+	create := s.Store.CreateConnection
+	if s.enforcing() {
+		create = s.Store.CreateConnectionWithinPlan
+	}
+	conn, err := create(ctx, store.NewConnection{
 		WorkspaceID:            ws,
 		Channel:                string(ch),
 		ExternalAccountID:      accountID,
@@ -289,6 +297,12 @@ func (s *server) createConnection(c *gin.Context) {
 	if errors.Is(err, store.ErrConflict) {
 		writeProblem(c, Problem{Type: typeConflict, Title: "Already connected", Status: http.StatusConflict,
 			Detail: fmt.Sprintf("%s account %s is already connected to this workspace", ch, accountID)})
+		return
+	}
+	var limit *store.LimitError
+	if errors.As(err, &limit) {
+		// Another request took the last slot since connectionRoom looked.
+		s.limitError(c, limit, checkoutHint)
 		return
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -324,15 +325,26 @@ func (s *server) createInvite(c *gin.Context) {
 		if err != nil {
 			return err
 		}
+		// Counted with the new invite in place (and the ones it replaced revoked), before
+		// any mail goes out; over the plan, the invite rolls back.
+		if s.enforcing() {
+			if err := store.CheckInviteSeatsTx(ctx, tx, p.WorkspaceID); err != nil {
+				return err
+			}
+		}
 		if err := s.Mailer.Send(ctx, s.inviteMail(inviter, inv, secret)); err != nil {
 			return fmt.Errorf("%w: %w", errMailFailed, err)
 		}
 		return nil
 	})
+	var limit *store.LimitError
 	switch {
 	case errors.Is(err, store.ErrAlreadyMember):
 		writeProblem(c, Problem{Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
 			Detail: email + " is already a member of this workspace"})
+		return
+	case errors.As(err, &limit):
+		s.limitError(c, limit, checkoutHint)
 		return
 	case errors.Is(err, errMailFailed):
 		s.unavailable(c, "sending email", err)
@@ -428,7 +440,11 @@ func (s *server) inviteProblem(c *gin.Context, err error) bool {
 	gone := func(detail string) {
 		writeProblem(c, Problem{Type: typeInviteGone, Title: "Invite no longer valid", Status: http.StatusGone, Detail: detail})
 	}
+	var limit *store.LimitError
 	switch {
+	case errors.As(err, &limit):
+		// The invitee cannot upgrade the workspace; its owner can.
+		s.limitError(c, limit, "ask the workspace's owner to upgrade, then accept again")
 	case errors.Is(err, store.ErrNotFound):
 		notFound(c, "invite")
 	case errors.Is(err, store.ErrInviteAccepted):
@@ -513,11 +529,11 @@ func (s *server) acceptInvite(c *gin.Context) {
 		return
 	}
 	var user store.User
-	inv, err := s.Store.AcceptInvite(ctx, auth.HashOpaque(req.Token), func(tx pgx.Tx, inv store.Invite) (string, error) {
+	inv, err := s.Store.AcceptInvite(ctx, auth.HashOpaque(req.Token), s.withinSeats(ctx, func(tx pgx.Tx, inv store.Invite) (string, error) {
 		var err error
 		user, err = store.CreateUser(ctx, tx, inv.Email, name, hash)
 		return user.ID, err
-	})
+	}))
 	if err != nil {
 		if !s.inviteProblem(c, err) {
 			s.unavailable(c, "the database", err)
@@ -547,7 +563,7 @@ func (s *server) acceptInviteAsMe(c *gin.Context) {
 		s.unavailable(c, "the database", err)
 		return
 	}
-	inv, err := s.Store.AcceptInvite(ctx, auth.HashOpaque(req.Token), store.JoinAs(user))
+	inv, err := s.Store.AcceptInvite(ctx, auth.HashOpaque(req.Token), s.withinSeats(ctx, store.JoinAs(user)))
 	if err != nil {
 		if !s.inviteProblem(c, err) {
 			s.unavailable(c, "the database", err)
@@ -556,6 +572,26 @@ func (s *server) acceptInviteAsMe(c *gin.Context) {
 	}
 	s.auditAccepted(c, inv, user)
 	c.JSON(http.StatusOK, AcceptedInvite{WorkspaceID: inv.WorkspaceID, Role: inv.Role})
+}
+
+// withinSeats makes an invite's join check, in the accepting transaction, that one more
+// member fits the workspace's plan (a *store.LimitError otherwise): the invite may have
+// been sent under a bigger plan.
+func (s *server) withinSeats(ctx context.Context, join func(pgx.Tx, store.Invite) (string, error)) func(pgx.Tx, store.Invite) (string, error) {
+	if !s.enforcing() {
+		return join
+	}
+	return func(tx pgx.Tx, inv store.Invite) (string, error) {
+		// join first, so that its refusals (another email) answer before the plan's.
+		userID, err := join(tx, inv)
+		if err != nil {
+			return "", err
+		}
+		if err := store.CheckJoinSeatTx(ctx, tx, inv.WorkspaceID); err != nil {
+			return "", err
+		}
+		return userID, nil
+	}
 }
 
 func (s *server) auditAccepted(c *gin.Context, inv store.Invite, u store.User) {

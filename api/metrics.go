@@ -145,18 +145,22 @@ func windowErrors(c *gin.Context) (channels.Window, []FieldError) {
 	return channels.Window{From: from, To: to}, errs
 }
 
-// metricsWindow reads the window. On failure it has written the problem and returns false.
-func metricsWindow(c *gin.Context) (channels.Window, bool) {
+// metricsWindow reads the window and checks it against the plan's history. On failure it
+// has written the problem and returns false.
+func (s *server) metricsWindow(c *gin.Context) (channels.Window, bool) {
 	w, errs := windowErrors(c)
 	if len(errs) > 0 {
 		validationProblem(c, errs)
+		return channels.Window{}, false
+	}
+	if !s.checkHistory(c, w.From) {
 		return channels.Window{}, false
 	}
 	return w, true
 }
 
 func (s *server) metricsSummary(c *gin.Context) {
-	w, ok := metricsWindow(c)
+	w, ok := s.metricsWindow(c)
 	if !ok {
 		return
 	}
@@ -202,6 +206,9 @@ func (s *server) metricsTimeseries(c *gin.Context) {
 	errs = appendErr(errs, merr)
 	if len(errs) > 0 {
 		validationProblem(c, errs)
+		return
+	}
+	if !s.checkHistory(c, w.From) {
 		return
 	}
 	ts, err := s.analytics().Timeseries(c.Request.Context(), workspaceID(c), w, g)
@@ -252,7 +259,7 @@ func parseMetrics(params []string) ([]string, *FieldError) {
 }
 
 func (s *server) metricsChannels(c *gin.Context) {
-	w, ok := metricsWindow(c)
+	w, ok := s.metricsWindow(c)
 	if !ok {
 		return
 	}
@@ -276,7 +283,7 @@ func (s *server) metricsChannels(c *gin.Context) {
 }
 
 func (s *server) metricsCampaigns(c *gin.Context) {
-	w, ok := metricsWindow(c)
+	w, ok := s.metricsWindow(c)
 	if !ok {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/shopify"
 	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
@@ -246,6 +247,11 @@ func (s *server) oauthCallback(c *gin.Context) {
 		s.unavailable(c, "the database", err)
 		return
 	}
+	// The standing may have changed since the consent started; the code is not exchanged
+	// for a workspace that may not add connections now.
+	if !s.admit(c, st.WorkspaceID, billing.GateCreate) {
+		return
+	}
 	verifier := ""
 	if st.VerifierCiphertext != nil {
 		plain, err := s.Box.Open(st.VerifierCiphertext, verifierAAD(st.ID))
@@ -366,6 +372,15 @@ func (s *server) connectGrant(c *gin.Context, ch channels.Channel, st store.OAut
 	if !ok {
 		return
 	}
+	// Before any provider call or write: the grant's new accounts must fit the plan, all
+	// of them, so a consent never connects some accounts and refuses the others.
+	granted := make([]string, len(accounts))
+	for i, a := range accounts {
+		granted[i] = a.ID
+	}
+	if !s.connectionRoom(c, st.WorkspaceID, string(ch), granted, checkoutHint+", then connect again") {
+		return
+	}
 	reader, ok := s.Connectors.Account(ch)
 	if !ok {
 		writeProblem(c, Problem{Type: typeNotSupported, Title: "Channel not supported", Status: http.StatusUnprocessableEntity,
@@ -444,12 +459,23 @@ func (s *server) connectGrant(c *gin.Context, ch channels.Channel, st store.OAut
 				return
 			}
 		}
-		conn, created, err := s.Store.UpsertOAuthConnection(ctx, store.OAuthConnection{
+		upsert := s.Store.UpsertOAuthConnection
+		if s.enforcing() {
+			upsert = s.Store.UpsertOAuthConnectionWithinPlan
+		}
+		conn, created, err := upsert(ctx, store.OAuthConnection{
 			WorkspaceID: st.WorkspaceID, Channel: string(ch), ExternalAccountID: id, DisplayName: plan.info.Name,
 			Timezone: s.accountTimezone(ctx, plan.info, workspace.Timezone), Currency: accountCurrency(plan.info, workspace.Currency),
 			TokenCiphertext: sealed, RefreshTokenCiphertext: sealedRefresh, TokenExpiresAt: expires, ConnectedBy: st.UserID,
 			Scopes: plan.scopes, WebhookIDs: webhookIDs, TokenKeyID: s.Box.KeyID(),
 		})
+		var limit *store.LimitError
+		if errors.As(err, &limit) {
+			// Another request took the slot since connectionRoom looked; the accounts
+			// connected before this one stay connected.
+			s.limitError(c, limit, checkoutHint+", then connect again")
+			return
+		}
 		if err != nil {
 			s.unavailable(c, "the database", err)
 			return

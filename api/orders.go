@@ -125,6 +125,9 @@ func (s *server) listOrders(c *gin.Context) {
 		validationProblem(c, errs)
 		return
 	}
+	if !s.checkHistory(c, w.From) {
+		return
+	}
 
 	page, err := s.analytics().Orders(c.Request.Context(), workspaceID(c), f, limit, cursor)
 	if errors.Is(err, analytics.ErrBadCursor) {

@@ -20,6 +20,18 @@ type Problem struct {
 	Checks map[string]string `json:"checks,omitempty"`
 	// WorkflowID names the running workflow a conflict is with.
 	WorkflowID string `json:"workflow_id,omitempty"`
+	// DunningState is the workspace's standing (restricted, suspended) on a
+	// payment-required problem.
+	DunningState string `json:"dunning_state,omitempty"`
+	// Limit, Plan, LimitValue, Usage and UpgradeTo describe a plan-limit problem: the
+	// billing.Limit reached, the workspace's plan and its value of the limit, what the
+	// workspace uses of it (counted limits only) and the cheapest plan that allows the
+	// request (absent when no plan does).
+	Limit      string `json:"limit,omitempty"`
+	Plan       string `json:"plan,omitempty"`
+	LimitValue string `json:"limit_value,omitempty"`
+	Usage      *int   `json:"usage,omitempty"`
+	UpgradeTo  string `json:"upgrade_to,omitempty"`
 }
 
 // FieldError is one invalid input field.
@@ -48,6 +60,10 @@ const (
 	typeUnavailable       = "/problems/service-unavailable"
 	typeNotReady          = "/problems/not-ready"
 	typeInternal          = "/problems/internal-error"
+	// typePaymentRequired: the workspace is restricted or suspended for an unpaid invoice.
+	typePaymentRequired = "/problems/payment-required"
+	// typePlanLimit: the request would take the workspace past a limit of its plan.
+	typePlanLimit = "/problems/plan-limit"
 )
 
 const problemContentType = "application/problem+json"

@@ -45,6 +45,9 @@ func (s *server) updateSchedule(c *gin.Context) {
 		validationProblem(c, errs)
 		return
 	}
+	if req.Cron != nil && !s.checkSyncInterval(c, *req.Cron) {
+		return
+	}
 	field := "schedule"
 	switch {
 	case req.Cron != nil && req.Timezone == nil:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
@@ -36,6 +37,27 @@ type Policy struct {
 	// UsersOnly refuses API keys on a Scoped route whatever their scope: the action needs a
 	// person (an OAuth consent).
 	UsersOnly bool
+	// Gate is what a Scoped route needs from the workspace's billing standing (checked only
+	// when billing is configured). A route that names none (the zero value, GateRead) gets
+	// one from its action and method: GateSync for running syncs, GateReduce for
+	// disconnecting, GateRead for GET, GateWrite for anything else. A non-GET route cannot
+	// ask for GateRead explicitly.
+	Gate billing.Gate
+}
+
+// resolveGate is the gate the route is checked with; see Policy.Gate.
+func (p Policy) resolveGate(method string) billing.Gate {
+	switch {
+	case p.Gate != billing.GateRead:
+		return p.Gate
+	case p.Action == auth.RunSyncs:
+		return billing.GateSync
+	case p.Action == auth.DeleteConnections:
+		return billing.GateReduce
+	case method == http.MethodGet:
+		return billing.GateRead
+	}
+	return billing.GateWrite
 }
 
 // RoutePolicy is a registered route and its policy, for tests and the README matrix.
@@ -71,6 +93,9 @@ func principal(c *gin.Context) Principal {
 // none can exist without an authorization rule.
 func (s *server) handle(g *gin.RouterGroup, method, path string, pol Policy, h gin.HandlerFunc) {
 	full := strings.TrimSuffix(g.BasePath(), "/") + path
+	if pol.Access == Scoped {
+		pol.Gate = pol.resolveGate(method)
+	}
 	s.policies = append(s.policies, RoutePolicy{Method: method, Path: full, Policy: pol})
 	chain := []gin.HandlerFunc{}
 	if pol.Access != Public {
@@ -83,7 +108,7 @@ func (s *server) handle(g *gin.RouterGroup, method, path string, pol Policy, h g
 		if pol.UsersOnly {
 			chain = append(chain, requireUser)
 		}
-		chain = append(chain, s.authorize(pol.Action))
+		chain = append(chain, s.authorize(pol.Action, pol.Gate))
 	}
 	chain = append(chain, h)
 	g.Handle(method, path, chain...)
@@ -152,10 +177,12 @@ func requireUser(c *gin.Context) {
 	c.Next()
 }
 
-// authorize resolves the workspace of a Scoped route and checks the action against the
-// permission matrix. A user who is not a member gets 404, as for a workspace that does not
-// exist, so ids of other workspaces reveal nothing.
-func (s *server) authorize(action auth.Action) gin.HandlerFunc {
+// authorize resolves the workspace of a Scoped route, checks the action against the
+// permission matrix, then (with billing configured) the workspace's dunning state against
+// the route's gate: 402 when an unpaid invoice has restricted or suspended it. A user who
+// is not a member gets 404, as for a workspace that does not exist, so ids of other
+// workspaces reveal nothing.
+func (s *server) authorize(action auth.Action, gate billing.Gate) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := principal(c)
 		named := strings.TrimSpace(c.GetHeader(WorkspaceHeader))
@@ -166,6 +193,9 @@ func (s *server) authorize(action auth.Action) gin.HandlerFunc {
 			}
 			if !auth.KeyAllowed(p.Scope, action) {
 				forbidden(c, "an API key with scope "+string(p.Scope)+" may not "+describe(action))
+				return
+			}
+			if !s.admit(c, p.WorkspaceID, gate) {
 				return
 			}
 			c.Next()
@@ -190,6 +220,9 @@ func (s *server) authorize(action auth.Action) gin.HandlerFunc {
 		c.Set(workspaceKey{}, named)
 		if !auth.Allowed(p.Role, action) {
 			forbidden(c, "the "+role+" role may not "+describe(action))
+			return
+		}
+		if !s.admit(c, named, gate) {
 			return
 		}
 		c.Next()

@@ -94,9 +94,15 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 		return ChannelSyncResult{}, err
 	}
 	if prep.Skipped {
+		// Details and the result's payload are not commands: replay is unaffected.
 		progress.Phase = "skipped"
-		workflow.SetCurrentDetails(ctx, "skipped: connection is being synced by "+prep.HeldBy)
-		return ChannelSyncResult{Status: "skipped", HeldBy: prep.HeldBy}, nil
+		why := "connection is being synced by " + prep.HeldBy
+		if prep.Reason != "" {
+			why = prep.Reason
+		}
+		progress.Message = why
+		workflow.SetCurrentDetails(ctx, "skipped: "+why)
+		return ChannelSyncResult{Status: "skipped", HeldBy: prep.HeldBy, Reason: prep.Reason}, nil
 	}
 	progress = Progress{Phase: "reading", SyncRunID: prep.SyncRunID, From: prep.From, To: prep.To}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s sync, window %s..%s", prep.Channel, in.Kind, prep.From, prep.To))

@@ -75,6 +75,10 @@ type ChannelSyncResult struct {
 	Rows      int64
 	// HeldBy names the running sync that made this one skip.
 	HeldBy string
+	// Reason says why the run skipped when no sync held the connection: the workspace's
+	// plan or billing standing (a scheduled run of a suspended workspace, one over its
+	// connection limit, or one sooner than its plan's sync interval).
+	Reason string `json:",omitempty"`
 }
 
 // Progress is the answer to ProgressQuery.
@@ -87,6 +91,7 @@ type Progress struct {
 	Rows      int64  `json:"rows"`
 	// WaitingFor and WaitingUntil are set while the sync waits out a provider's rate limit;
 	// Message says so in words ("waiting for Meta rate limit until 2026-12-05T14:00:00Z").
+	// A skipped run's Message says why it skipped.
 	WaitingFor   string `json:"waiting_for,omitempty"`
 	WaitingUntil string `json:"waiting_until,omitempty"`
 	Message      string `json:"message,omitempty"`

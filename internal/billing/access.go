@@ -1,5 +1,7 @@
 package billing
 
+import "fmt"
+
 // DunningState is where a workspace stands in a failed-payment episode. It is stored on
 // the workspace's billing account (so every API request can read it) and mirrored into the
 // DunningState search attribute of the dunning workflow (so operations can list, say, every
@@ -26,6 +28,8 @@ const (
 )
 
 // Gate is what a route needs from the workspace's standing, besides the role matrix.
+// GateRead is the zero value, so a route that names no gate is never "always allowed":
+// api.Policy derives the gate of such a route from its method and action instead.
 type Gate int
 
 const (
@@ -43,12 +47,40 @@ const (
 	GateExport
 	// GateBilling: billing itself. Always allowed, so a workspace can always pay.
 	GateBilling
+	// GateReduce: giving something up (disconnecting a connection, removing a member,
+	// revoking an invite or an API key, leaving). Always allowed: shrinking its usage is
+	// how a workspace gets back under a plan's limits, and it costs nothing.
+	GateReduce
 )
+
+// Gates lists every gate, in the order the README's "Billing standing" table shows them.
+var Gates = []Gate{GateRead, GateWrite, GateCreate, GateSync, GateExport, GateBilling, GateReduce}
+
+// String names the gate as the README and the API's problems do.
+func (g Gate) String() string {
+	switch g {
+	case GateRead:
+		return "read"
+	case GateWrite:
+		return "write"
+	case GateCreate:
+		return "create"
+	case GateSync:
+		return "sync"
+	case GateExport:
+		return "export"
+	case GateBilling:
+		return "billing"
+	case GateReduce:
+		return "reduce"
+	}
+	return fmt.Sprintf("gate(%d)", int(g))
+}
 
 // Permits reports whether a workspace in state s may pass gate g.
 func (s DunningState) Permits(g Gate) bool {
 	switch g {
-	case GateBilling, GateExport:
+	case GateBilling, GateExport, GateReduce:
 		return true
 	}
 	switch s {

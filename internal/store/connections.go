@@ -97,7 +97,12 @@ type NewConnection struct {
 // CreateConnection inserts a connection. A second connection of the same account in the
 // same workspace returns ErrConflict.
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (Connection, error) {
-	row := s.Pool.QueryRow(ctx, `
+	return insertConnection(ctx, s.Pool, n)
+}
+
+// insertConnection is CreateConnection in q (CreateConnectionWithinPlan's transaction).
+func insertConnection(ctx context.Context, q Querier, n NewConnection) (Connection, error) {
+	row := q.QueryRow(ctx, `
 		INSERT INTO connections (workspace_id, channel, external_account_id, display_name,
 			token_ciphertext, timezone, currency, refresh_token_ciphertext, login_customer_id,
 			token_key_id, token_expires_at)

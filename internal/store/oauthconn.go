@@ -37,8 +37,18 @@ type OAuthConnection struct {
 // the account (a reconnect), replaces its tokens in place: same id, history, cursor,
 // schedule, timezone and currency; status back to active. created says which happened.
 func (s *Store) UpsertOAuthConnection(ctx context.Context, n OAuthConnection) (c Connection, created bool, err error) {
-	var id string
-	err = s.Pool.QueryRow(ctx, `
+	id, created, err := upsertOAuthConnection(ctx, s.Pool, n)
+	if err != nil {
+		return Connection{}, false, err
+	}
+	c, err = s.GetConnection(ctx, n.WorkspaceID, id)
+	return c, created, err
+}
+
+// upsertOAuthConnection is UpsertOAuthConnection's write in q (also
+// UpsertOAuthConnectionWithinPlan's transaction); it returns the connection's id.
+func upsertOAuthConnection(ctx context.Context, q Querier, n OAuthConnection) (id string, created bool, err error) {
+	err = q.QueryRow(ctx, `
 		INSERT INTO connections (workspace_id, channel, external_account_id, display_name, token_ciphertext,
 			timezone, currency, refresh_token_ciphertext, token_expires_at, connected_by, access_scopes,
 			provider_webhook_ids, token_key_id)
@@ -62,10 +72,9 @@ func (s *Store) UpsertOAuthConnection(ctx context.Context, n OAuthConnection) (c
 		n.RefreshTokenCiphertext, n.TokenExpiresAt, n.ConnectedBy, n.Scopes, n.WebhookIDs, n.TokenKeyID,
 	).Scan(&id, &created)
 	if err != nil {
-		return Connection{}, false, fmt.Errorf("upsert connection %s/%s: %w", n.Channel, n.ExternalAccountID, err)
+		return "", false, fmt.Errorf("upsert connection %s/%s: %w", n.Channel, n.ExternalAccountID, err)
 	}
-	c, err = s.GetConnection(ctx, n.WorkspaceID, id)
-	return c, created, err
+	return id, created, nil
 }
 
 // ConnectionWebhookIDs returns the Shopify webhook ids recorded for the connection.
