@@ -23,3 +23,14 @@
 // version 2023-10-16 (the one stripe-go v76 pins), and Sign makes the Stripe-Signature
 // header for them with stripe-go's own webhook.GenerateTestSignedPayload.
 package stripemock
+
+// Files `make dev` keeps in its data directory (.dev) for the local Stripe, which
+// `omnitrackiq billing simulate` reads when STRIPE_WEBHOOK_SECRET or STRIPE_API_BASE is not
+// set in its own environment.
+const (
+	// DevWebhookSecretFile holds the generated STRIPE_WEBHOOK_SECRET (whsec_...), kept
+	// across runs.
+	DevWebhookSecretFile = "stripe-webhook-secret"
+	// DevAPIBaseFile holds the Overlay's URL while `make dev` runs.
+	DevAPIBaseFile = "stripe-api-base"
+)
