@@ -19,6 +19,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
 	"github.com/omnitrackiq/omnitrackiq/internal/cli/admin"
+	"github.com/omnitrackiq/omnitrackiq/internal/cli/billingcli"
 	"github.com/omnitrackiq/omnitrackiq/internal/cli/connectorrun"
 	"github.com/omnitrackiq/omnitrackiq/internal/cli/keys"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
@@ -39,6 +40,9 @@ commands:
   keys rotate [--batch N]  re-seal every connection token under the current ENCRYPTION_KEY
   connector run ...        read one account of any channel (meta, google_ads, tiktok, shopify, ga4) and print rows as JSON Lines
   admin create-user ...    create a user and a workspace they own (the first owner when SIGNUP=invite-only)
+  billing simulate ...     post a signed Stripe event to the local webhook (dunning by hand; see billing --help)
+  billing state|extend-grace|advance ...
+                           show a workspace's dunning workflow, or move it on by Update (support; audited)
 
 configuration comes from environment variables; see .env.example.
 `
@@ -87,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSandbox(ctx, cfg, logger)
 	case "keys":
 		return keys.Run(ctx, cfg, args[1:], stdout, stderr)
+	case "billing":
+		return billingcli.Run(ctx, billingcli.Options{Config: cfg}, args[1:], stdout, stderr)
 	case "dev":
 		err = devstack.Run(ctx, devstack.Options{Config: cfg, Logger: logger, Out: stdout})
 	case "help", "-h", "--help":

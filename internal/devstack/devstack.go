@@ -1,6 +1,6 @@
 // Package devstack runs the whole product on one machine for local development: the
 // Temporal dev server with its Web UI, mailpit (which catches every email), the provider
-// sandbox, migrations, the API, the worker, and a seeded demo workspace with its connections,
+// sandbox, stripe-mock behind the stripemock overlay (a local Stripe), migrations, the API, the worker, and a seeded demo workspace with its connections,
 // their schedules and backfills, and a demo user who owns it.
 package devstack
 
@@ -40,6 +40,7 @@ import (
 	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/stripemock"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
 
@@ -62,6 +63,18 @@ const (
 	defaultSMTPURL  = "smtp://" + mailpitSMTPAddr
 )
 
+// Where `make dev` runs the local Stripe when the ports are free (else on free ports):
+// stripe-mock on its default ports (HTTP 12111, HTTPS 12112) and the overlay that keeps
+// Stripe's state in front of it, which the API and the worker call.
+const (
+	stripeMockAddr    = "127.0.0.1:12111"
+	stripeOverlayAddr = "127.0.0.1:12110"
+	realStripeAPIBase = "https://api.stripe.com"
+	// devStripeKey is the secret key the API and worker send to stripe-mock, which accepts
+	// any key shaped sk_test_ plus letters and digits (no underscore after the prefix).
+	devStripeKey = "sk_test_omnitrackiqdev"
+)
+
 // DemoAPIKey is the demo workspace's API key.
 func DemoAPIKey() string {
 	h := sha256.Sum256([]byte("omnitrackiq local demo workspace"))
@@ -77,6 +90,8 @@ type Options struct {
 	TemporalBin string
 	// MailpitBin is mailpit; default $MAILPIT, else ./bin/mailpit.
 	MailpitBin string
+	// StripeMockBin is stripe-mock; default $STRIPE_MOCK, else ./bin/stripe-mock.
+	StripeMockBin string
 	// DataDir holds the dev server database, logs and generated secrets; default ./.dev.
 	DataDir string
 }
@@ -128,6 +143,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer stopMail()
 
+	stripe, stopStripe, err := ensureStripe(ctx, o, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopStripe()
+
 	if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
@@ -174,7 +195,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := EnsureDemoUser(ctx, deps.Store, demoPassword); err != nil {
 		return fmt.Errorf("seed demo user: %w", err)
 	}
-	printBanner(o.Out, cfg, seeded, sandboxURL, demoPassword, mailUI)
+	printBanner(o.Out, cfg, seeded, sandboxURL, demoPassword, mailUI, stripe)
 	<-ctx.Done()
 	log.Info("stopping dev stack")
 	return nil
@@ -432,6 +453,94 @@ func ensureMailpit(ctx context.Context, o Options, cfg config.Config, log *slog.
 	}, nil
 }
 
+// localStripe says where the local Stripe listens; empty when STRIPE_API_BASE names
+// another server.
+type localStripe struct {
+	MockURL    string // stripe-mock's HTTP listener
+	OverlayURL string // the overlay in front of it: STRIPE_API_BASE
+}
+
+// ensureStripe gives the API and the worker a Stripe: unless STRIPE_API_BASE names a
+// server, it starts stripe-mock and serves a stripemock.Overlay in front of it, and points
+// STRIPE_API_BASE at the overlay with a test key (unless STRIPE_SECRET_KEY is set). A
+// webhook signing secret is generated once into DataDir unless STRIPE_WEBHOOK_SECRET is
+// set. The overlay's URL is written to DataDir while it runs, for `omnitrackiq billing
+// simulate` in another shell.
+func ensureStripe(ctx context.Context, o Options, cfg *config.Config, log *slog.Logger) (localStripe, func(), error) {
+	if cfg.StripeWebhookSecret == "" {
+		secret, err := devWebhookSecret(filepath.Join(o.DataDir, stripemock.DevWebhookSecretFile))
+		if err != nil {
+			return localStripe{}, nil, err
+		}
+		cfg.StripeWebhookSecret = secret
+	}
+	if cfg.StripeAPIBase != realStripeAPIBase {
+		log.Info("calling Stripe at STRIPE_API_BASE; not starting stripe-mock", "url", cfg.StripeAPIBase)
+		return localStripe{}, func() {}, nil
+	}
+	bin := o.StripeMockBin
+	if bin == "" {
+		var err error
+		if bin, err = stripemock.Bin(); err != nil {
+			return localStripe{}, nil, err
+		}
+	}
+	logFile, err := os.OpenFile(filepath.Join(o.DataDir, "stripe-mock.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return localStripe{}, nil, err
+	}
+	addr := stripeMockAddr
+	if reachable(addr) {
+		addr = "127.0.0.1:0"
+	}
+	p, err := stripemock.Start(ctx, bin, addr, logFile)
+	if err != nil && addr != "127.0.0.1:0" {
+		// Taken between the check and the start: any free port will do.
+		p, err = stripemock.Start(ctx, bin, "127.0.0.1:0", logFile)
+	}
+	if err != nil {
+		logFile.Close()
+		return localStripe{}, nil, fmt.Errorf("start stripe-mock (log: %s): %w", logFile.Name(), err)
+	}
+	overlay, err := stripemock.NewOverlay(p.URL)
+	if err != nil {
+		p.Stop()
+		logFile.Close()
+		return localStripe{}, nil, err
+	}
+	ln, err := net.Listen("tcp", stripeOverlayAddr)
+	if err != nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		p.Stop()
+		logFile.Close()
+		return localStripe{}, nil, fmt.Errorf("listen for the stripe-mock overlay: %w", err)
+	}
+	srv := &http.Server{Handler: overlay, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s := localStripe{MockURL: p.URL, OverlayURL: "http://" + ln.Addr().String()}
+	stop := func() {
+		_ = srv.Close()
+		p.Stop()
+		logFile.Close()
+	}
+	baseFile := filepath.Join(o.DataDir, stripemock.DevAPIBaseFile)
+	if err := os.WriteFile(baseFile, []byte(s.OverlayURL+"\n"), 0o600); err != nil {
+		stop()
+		return localStripe{}, nil, fmt.Errorf("write %s: %w", baseFile, err)
+	}
+	cfg.StripeAPIBase = s.OverlayURL
+	if cfg.StripeSecretKey == "" {
+		cfg.StripeSecretKey = devStripeKey
+	}
+	log.Info("started stripe-mock behind the overlay", "stripe_mock", s.MockURL, "overlay", s.OverlayURL)
+	return s, func() {
+		_ = os.Remove(baseFile)
+		stop()
+	}, nil
+}
+
 // ensureDatabase creates the database named in DATABASE_URL if it does not exist.
 func ensureDatabase(ctx context.Context, databaseURL string) error {
 	u, err := url.Parse(databaseURL)
@@ -479,6 +588,25 @@ func devSecret(path string) (string, error) {
 	return s, nil
 }
 
+// devWebhookSecret reads the Stripe webhook signing secret from path, generating a
+// whsec_ secret there the first time, so the API and `billing simulate` agree across runs.
+func devWebhookSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); strings.HasPrefix(s, "whsec_") && len(s) > len("whsec_") {
+			return s, nil
+		}
+	}
+	k := make([]byte, 24)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	s := "whsec_" + hex.EncodeToString(k)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return s, nil
+}
+
 // devPassword reads the demo user's password from path, generating it the first time.
 func devPassword(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
@@ -517,7 +645,7 @@ func listen(srv *http.Server) error {
 	return nil
 }
 
-func printBanner(w io.Writer, cfg config.Config, s SeedResult, sandboxURL, demoPassword, mailUI string) {
+func printBanner(w io.Writer, cfg config.Config, s SeedResult, sandboxURL, demoPassword, mailUI string, stripe localStripe) {
 	apiURL := "http://localhost" + portOf(cfg.APIAddr)
 	key := DemoAPIKey()
 	today := time.Now().Format(channels.DateLayout)
@@ -531,8 +659,10 @@ OmniTrackIQ is running.
   Mail           %s
   Temporal UI    http://localhost:8233/namespaces/%s/workflows
   Sandbox        %s (fake Meta, Google Ads, TikTok, Shopify and GA4 APIs)
+  Stripe         %s
   Demo data      90-day backfills of five sandbox connections:
-`, apiURL, key, DemoWorkspaceName, DemoUserEmail, demoPassword, mailText(mailUI), cfg.TemporalNamespace, sandboxURL)
+`, apiURL, key, DemoWorkspaceName, DemoUserEmail, demoPassword, mailText(mailUI), cfg.TemporalNamespace, sandboxURL,
+		stripeText(cfg, stripe))
 	for _, c := range s.Connections {
 		fmt.Fprintf(w, "                   %-10s %s\n", c.Channel, c.Backfill)
 	}
@@ -542,16 +672,26 @@ Try:
   curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/syncs
   curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/channels?from=%s&to=%s'
   curl -s -X POST -H 'Content-Type: application/json' -d '{"email":"%s","password":"%s"}' %s/v1/auth/login
+  ./bin/omnitrackiq billing simulate --workspace %s --event checkout_completed --plan starter
+  ./bin/omnitrackiq billing simulate --workspace %s --event payment_failed   (then: billing state, README "Billing locally")
 
 Ctrl-C stops everything started here.
-`, key, apiURL, from, today, key, apiURL, key, apiURL, from, today, DemoUserEmail, demoPassword, apiURL)
+`, key, apiURL, from, today, key, apiURL, key, apiURL, from, today, DemoUserEmail, demoPassword, apiURL,
+		DemoWorkspaceID, DemoWorkspaceID)
+}
+
+func stripeText(cfg config.Config, s localStripe) string {
+	if s.OverlayURL == "" {
+		return cfg.StripeAPIBase + " (STRIPE_API_BASE)"
+	}
+	return s.OverlayURL + " (state overlay; `billing simulate` sets it) over stripe-mock " + s.MockURL
 }
 
 func mailText(ui string) string {
 	if ui == "" {
 		return "sent through SMTP_URL"
 	}
-	return ui + " (mailpit: invites and password resets land here)"
+	return ui + " (mailpit: invites, password resets and billing emails land here)"
 }
 
 func portOf(addr string) string {
