@@ -18,6 +18,8 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
+	"github.com/omnitrackiq/omnitrackiq/internal/billingsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
@@ -29,6 +31,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/stripeapi"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 	"github.com/omnitrackiq/omnitrackiq/worker"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
@@ -145,7 +148,7 @@ func (d *Deps) Workers() *worker.Workers {
 	} else {
 		acts.Refresher = TokenRefresher{Refresher: oauth.Refresher{Client: oc}}
 	}
-	return worker.New(d.Temporal, acts, worker.Options{
+	opts := worker.Options{
 		EnsureSchedules: d.SyncService().EnsureTokenRefreshSchedule,
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{
 			channels.Meta:      d.Config.MetaActivitiesPerSecond,
@@ -154,7 +157,16 @@ func (d *Deps) Workers() *worker.Workers {
 			channels.Shopify:   d.Config.ActivitiesPerSecond["shopify"],
 			channels.GA4:       d.Config.ActivitiesPerSecond["ga4"],
 		},
-	})
+	}
+	// Plans and dunning are enforced only where billing is configured.
+	if sc := d.StripeClient(); sc != nil {
+		acts.EnforcePlans = true
+		opts.Billing = &activities.Billing{
+			Store: d.Store, Stripe: sc, Mailer: acts.Mailer, Schedules: d.SyncService(),
+			AppURL: d.Config.AppURL, Logger: d.Logger.With("component", "billing"),
+		}
+	}
+	return worker.New(d.Temporal, acts, opts)
 }
 
 // TokenRefresher gives the token-refresh activities the providers' refresh flows.
@@ -207,7 +219,48 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 		ShopifyWebhookSecret: []byte(d.Config.ShopifyWebhookSecret),
 		Tokens:               tokens, Mailer: mailer, Identity: d.Config.Identity,
 		OAuth: oauthClient, Disconnector: oauth.Disconnector{Client: oauthClient, StillConnected: d.Store.AccountConnectedElsewhere},
+		Billing: billingAPI(d.BillingService(mailer)),
 	}), nil
+}
+
+// billingAPI keeps a nil service a nil interface, which the API reads as "billing off".
+func billingAPI(s *billingsvc.Service) api.Billing {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+// StripeClient is the Stripe client of the configuration; nil when STRIPE_SECRET_KEY is
+// empty (billing off).
+func (d *Deps) StripeClient() *stripeapi.Client {
+	if d.Config.StripeSecretKey == "" {
+		return nil
+	}
+	sc, err := stripeapi.New(stripeapi.Config{SecretKey: d.Config.StripeSecretKey, BaseURL: d.Config.StripeAPIBase})
+	if err != nil {
+		d.Logger.Error("stripe client", "err", err)
+		return nil
+	}
+	return sc
+}
+
+// BillingService is checkout, portal, overview and the Stripe webhook; nil when billing
+// is off.
+func (d *Deps) BillingService(mailer notify.Mailer) *billingsvc.Service {
+	sc := d.StripeClient()
+	if sc == nil {
+		return nil
+	}
+	prices := map[billing.PlanID]string{}
+	for plan, price := range d.Config.StripePrices {
+		prices[billing.PlanID(plan)] = price
+	}
+	return &billingsvc.Service{
+		Store: d.Store, Stripe: sc, Dunning: billingsvc.TemporalDunning{Client: d.Temporal}, Mailer: mailer,
+		Prices: prices, WebhookSecret: d.Config.StripeWebhookSecret, AppURL: d.Config.AppURL,
+		Logger: d.Logger.With("component", "billing"),
+	}
 }
 
 // OAuthClient is the OAuth connect client of the configuration (also what a

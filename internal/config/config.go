@@ -60,8 +60,8 @@ type Config struct {
 	Billing
 }
 
-// Billing configures Stripe. An empty StripeSecretKey turns billing off: every workspace is
-// on the free plan's limits and the billing routes answer 503.
+// Billing configures Stripe. An empty StripeSecretKey turns billing off (a self-hosted
+// install): plan limits and dunning are not enforced and the billing routes answer 503.
 type Billing struct {
 	StripeSecretKey string
 	// StripeWebhookSecret verifies Stripe-Signature on POST /webhooks/stripe (whsec_...).

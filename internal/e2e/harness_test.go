@@ -22,6 +22,8 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
+	"github.com/omnitrackiq/omnitrackiq/internal/billingsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/googleads"
@@ -39,6 +41,8 @@ import (
 	sandboxtiktok "github.com/omnitrackiq/omnitrackiq/internal/sandbox/tiktok"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
+	"github.com/omnitrackiq/omnitrackiq/internal/stripeapi"
+	"github.com/omnitrackiq/omnitrackiq/internal/stripemock"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
 	"github.com/omnitrackiq/omnitrackiq/worker"
@@ -50,6 +54,7 @@ import (
 var (
 	devServer      *testsuite.DevServer
 	mailServer     *mailpit.Process
+	stripeMock     *stripemock.Process
 	namespaces     = make(chan string, numNamespaces)
 	namespaceCount atomic.Int32
 )
@@ -106,6 +111,15 @@ func runWithDevServer(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer mailServer.Stop()
+	stripeBin, err := stripemock.Bin()
+	if err != nil {
+		return 0, err
+	}
+	stripeMock, err = stripemock.Start(ctx, stripeBin, "127.0.0.1:0", logFile)
+	if err != nil {
+		return 0, err
+	}
+	defer stripeMock.Stop()
 	return m.Run(), nil
 }
 
@@ -162,6 +176,12 @@ type env struct {
 	logger   *slog.Logger
 	mailer   *notify.SMTP
 	oauth    *oauth.Client
+	// Stripe is the overlay (Stripe's state) in front of the package's stripe-mock, and
+	// Billing the service the API uses; both nil unless envOptions.billing.
+	Stripe    *stripemock.Overlay
+	StripeURL string
+	Billing   *billingsvc.Service
+	stripeAPI *stripeapi.Client
 	// interceptors wrap the next workers StartWorkers starts.
 	interceptors []interceptor.WorkerInterceptor
 }
@@ -171,7 +191,17 @@ type envOptions struct {
 	sandboxAt time.Time
 	// logSink receives every log line of the API and workers, as JSON.
 	logSink io.Writer
+	// billing configures Stripe (stripe-mock behind an overlay): the billing routes work
+	// and plan limits and dunning are enforced. The env's own workspace is put on the
+	// agency plan, so fixtures sized for a paying customer fit.
+	billing bool
 }
+
+// e2eWebhookSecret signs the Stripe events of billing tests.
+const e2eWebhookSecret = "whsec_e2eomnitrackiq"
+
+// e2eStripeKey is a test-mode key of the shape stripe-mock accepts.
+const e2eStripeKey = "sk_test_omnitrackiqetoe"
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
@@ -285,8 +315,31 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var billingDep api.Billing
+	if o.billing {
+		ov, err := stripemock.NewOverlay(stripeMock.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ots := httptest.NewServer(ov)
+		t.Cleanup(ots.Close)
+		sc, err := stripeapi.New(stripeapi.Config{SecretKey: e2eStripeKey, BaseURL: ots.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Stripe, e.StripeURL, e.stripeAPI = ov, ots.URL, sc
+		e.Billing = &billingsvc.Service{
+			Store: st, Stripe: sc, Dunning: billingsvc.TemporalDunning{Client: tc}, Mailer: mailer,
+			Prices: map[billing.PlanID]string{
+				billing.Starter: "price_e2e_starter", billing.Pro: "price_e2e_pro", billing.Agency: "price_e2e_agency",
+			},
+			WebhookSecret: e2eWebhookSecret, AppURL: e.API.URL, Logger: logger,
+		}
+		billingDep = e.Billing
+	}
 	e.Router = api.NewRouter(api.Deps{
-		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
+		Billing: billingDep,
+		Store:   st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
@@ -305,6 +358,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.Workspace = ws.ID
+	if o.billing {
+		if err := st.SetPlan(ctx, ws.ID, billing.Agency, "active"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	secret, _, err := apikey.Issue(ctx, st, ws.ID, "e2e")
 	if err != nil {
 		t.Fatal(err)
@@ -321,11 +379,19 @@ func (e *env) StartWorkers() {
 		MaxPagesPerCall: 5, Mailer: e.mailer, AppURL: e.Identity.AppURL,
 		Refresher: app.TokenRefresher{Refresher: oauth.Refresher{Client: e.oauth}},
 	}
-	e.workers = worker.New(e.Temporal, acts, worker.Options{
+	opts := worker.Options{
 		EnsureSchedules:            e.Syncs.EnsureTokenRefreshSchedule,
 		ChannelActivitiesPerSecond: map[channels.Channel]float64{channels.Meta: 50},
 		Interceptors:               e.interceptors,
-	})
+	}
+	if e.Billing != nil {
+		acts.EnforcePlans = true
+		opts.Billing = &activities.Billing{
+			Store: e.Store, Stripe: e.stripeAPI, Mailer: e.mailer, Schedules: e.Syncs,
+			AppURL: e.Identity.AppURL, Logger: e.logger,
+		}
+	}
+	e.workers = worker.New(e.Temporal, acts, opts)
 	if err := e.workers.Start(); err != nil {
 		e.t.Fatalf("start workers: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
@@ -123,6 +124,9 @@ func newIsoFixture(e *env) *isoFixture {
 		e.t.Fatal(err)
 	}
 	f.B = wsB.ID
+	if err := e.Store.SetPlan(e.ctx, f.B, billing.Agency, "active"); err != nil {
+		e.t.Fatal(err)
+	}
 	f.userB = e.newUser("owner@b.example")
 	e.addMember(f.B, f.userB.ID, auth.Owner)
 	f.keyB = e.issueKey(f.B, auth.ScopeWrite)
@@ -253,7 +257,7 @@ func expect(a isoActor, p api.Policy) (allowed bool, status int) {
 // matrix says, and nothing of workspace B is ever shown or changed. A route added without a
 // case here fails the test.
 func TestTenantIsolation(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{billing: true})
 	f := newIsoFixture(e)
 	before := f.digestB()
 	cases := isolationCases()
@@ -412,6 +416,16 @@ func isolationCases() map[string]isoCase {
 			foreign:     path("/v1/connections/oauth/meta/start"),
 			foreignBody: func(f *isoFixture) any { return map[string]any{"connection_id": f.connB} },
 		},
+		// Workspace A is on agency already (no Stripe subscription): a checkout creates a
+		// customer and a session; the portal then finds that customer.
+		"POST /v1/billing/checkout": {own: path("/v1/billing/checkout"), ok: []int{409},
+			body: func(*isoFixture) any { return map[string]any{"plan": "starter"} }},
+		"POST /v1/billing/portal": {own: path("/v1/billing/portal"), ok: []int{409},
+			body: func(*isoFixture) any { return map[string]any{} }},
+		"GET /v1/billing": {own: path("/v1/billing")},
+		// Unsigned bodies are refused whoever sends them.
+		"POST /webhooks/stripe": {own: path("/webhooks/stripe"), ok: []int{400},
+			body: func(*isoFixture) any { return map[string]any{"id": "evt_1"} }},
 		// A forged state is refused whoever calls.
 		"GET /v1/oauth/callback/:provider": {own: path("/v1/oauth/callback/meta?state=s1.forged.sig&code=abc"), ok: []int{400}},
 	}
