@@ -199,10 +199,11 @@ func NewRouter(d Deps) *Router {
 	// Billing (api/billing.go). Only the owner changes billing, and only in person; anyone
 	// who reads the workspace sees its plan and limits. The Stripe webhook is Public: the
 	// Stripe-Signature over the raw body authenticates it, and it reads its own body.
-	manageBilling := Policy{Access: Scoped, Action: auth.ManageBilling, UsersOnly: true}
+	// Billing stays open whatever the dunning standing, so a suspended workspace can pay.
+	manageBilling := Policy{Access: Scoped, Action: auth.ManageBilling, UsersOnly: true, Gate: billing.GateBilling}
 	s.handle(v1, "POST", "/billing/checkout", manageBilling, s.createCheckout)
 	s.handle(v1, "POST", "/billing/portal", manageBilling, s.createPortal)
-	s.handle(v1, "GET", "/billing", read, s.getBilling)
+	s.handle(v1, "GET", "/billing", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateBilling}, s.getBilling)
 	s.handle(&r.RouterGroup, "POST", "/webhooks/stripe", public, s.stripeWebhook)
 	return &Router{Engine: r, policies: s.policies}
 }
