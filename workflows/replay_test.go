@@ -1,10 +1,11 @@
 package workflows
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
+
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -197,16 +198,4 @@ func writeHistory(t *testing.T, ctx context.Context, c client.Client, id, path s
 	t.Logf("recorded %d events of %s into %s", len(events), id, path)
 }
 
-// temporalCLIPath finds the Temporal CLI: TEMPORAL_CLI, else bin/temporal of the module
-// root (`make tools`), else of the main checkout next to a worktree.
-func temporalCLIPath() (string, error) {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p, nil
-	}
-	for _, p := range []string{"../bin/temporal", "../../main/bin/temporal"} {
-		if _, err := os.Stat(p); err == nil {
-			return filepath.Abs(p)
-		}
-	}
-	return "", errors.New("temporal CLI not found: set TEMPORAL_CLI or run `make tools`")
-}
+func temporalCLIPath() (string, error) { return toolbin.Find("TEMPORAL_CLI", "temporal") }

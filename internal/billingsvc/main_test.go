@@ -1,6 +1,8 @@
 package billingsvc_test
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/stripemock"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,15 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,92 +40,21 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	stop, err := startStripeMock()
+	bin, err := stripemock.Bin()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stripe-mock:", err)
 		return 1
 	}
-	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := stripemock.Start(ctx, bin, "127.0.0.1:0", io.Discard)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stripe-mock:", err)
+		return 1
+	}
+	defer p.Stop()
+	stripeMockURL = p.URL
 	return m.Run()
-}
-
-// stripeMockBin finds stripe-mock: $STRIPE_MOCK, else bin/stripe-mock of the module (what
-// `make tools` installs).
-func stripeMockBin() (string, error) {
-	if p := os.Getenv("STRIPE_MOCK"); p != "" {
-		return p, nil
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "bin", "stripe-mock")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return "", fmt.Errorf("not found at %s: set STRIPE_MOCK or run `make tools`", p)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not found: set STRIPE_MOCK or run `make tools`")
-		}
-		dir = parent
-	}
-}
-
-// freePort returns a loopback port nobody listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startStripeMock starts stripe-mock on free loopback ports (both given, so it binds
-// nothing else) and waits until it answers.
-func startStripeMock() (stop func(), err error) {
-	bin, err := stripeMockBin()
-	if err != nil {
-		return nil, err
-	}
-	httpPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	httpsPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "-https-addr", fmt.Sprintf("127.0.0.1:%d", httpsPort))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	stop = func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		req, _ := http.NewRequest("GET", base+"/v1/customers/cus_ready", nil)
-		req.SetBasicAuth("sk_test_123", "")
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				stripeMockURL = base
-				return stop, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("%s did not answer on %s: %v\n%s", bin, base, err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // stripeCall is one request the service made to Stripe.

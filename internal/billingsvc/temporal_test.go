@@ -1,12 +1,11 @@
 package billingsvc_test
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
+
 	"context"
-	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,27 +16,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
 
-// temporalCLI finds the Temporal CLI: $TEMPORAL_CLI, else bin/temporal of the module.
-func temporalCLI() (string, error) {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p, nil
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "bin", "temporal")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return "", errors.New("temporal CLI not found at " + p + ": set TEMPORAL_CLI or run `make tools`")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("temporal CLI not found: set TEMPORAL_CLI or run `make tools`")
-		}
-		dir = parent
-	}
-}
+func temporalCLI() (string, error) { return toolbin.Find("TEMPORAL_CLI", "temporal") }
 
 // TestTemporalDunning runs TemporalDunning against a Temporal dev server with no worker: the
 // started workflow waits for one, which is enough to check its id, type, task queue, search

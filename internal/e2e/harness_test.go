@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +44,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/stripemock"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
 	"github.com/omnitrackiq/omnitrackiq/worker"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
@@ -124,26 +124,7 @@ func runWithDevServer(m *testing.M) (int, error) {
 }
 
 // temporalCLI finds the Temporal CLI that `make tools` installs into ./bin.
-func temporalCLI() (string, error) {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p, nil
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "bin", "temporal")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return "", fmt.Errorf("temporal CLI not found at %s: run `make tools` (or `make test`, which does)", p)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("temporal CLI not found: set TEMPORAL_CLI or run `make tools`")
-		}
-		dir = parent
-	}
-}
+func temporalCLI() (string, error) { return toolbin.Find("TEMPORAL_CLI", "temporal") }
 
 func quietLogger() *slog.Logger {
 	if os.Getenv("E2E_VERBOSE") != "" {

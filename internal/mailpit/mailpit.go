@@ -3,6 +3,8 @@
 package mailpit
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,9 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -28,26 +28,7 @@ type Process struct {
 
 // Bin finds the mailpit binary: $MAILPIT, else ./bin/mailpit in this or a parent directory
 // holding go.mod.
-func Bin() (string, error) {
-	if p := os.Getenv("MAILPIT"); p != "" {
-		return p, nil
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "bin", "mailpit")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return "", fmt.Errorf("mailpit not found at %s: run `make tools` (or `make test`, which does)", p)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("mailpit not found: set MAILPIT or run `make tools`")
-		}
-		dir = parent
-	}
-}
+func Bin() (string, error) { return toolbin.Find("MAILPIT", "mailpit") }
 
 // Start runs mailpit on the given addresses ("127.0.0.1:0" picks free ports) and waits until
 // its API answers. Its messages live in a temporary database removed when it stops.

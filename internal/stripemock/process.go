@@ -1,15 +1,15 @@
 package stripemock
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
+
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -27,26 +27,7 @@ type Process struct {
 
 // Bin finds the stripe-mock binary: $STRIPE_MOCK, else ./bin/stripe-mock in this or a
 // parent directory holding go.mod.
-func Bin() (string, error) {
-	if p := os.Getenv("STRIPE_MOCK"); p != "" {
-		return p, nil
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "bin", "stripe-mock")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return "", fmt.Errorf("stripe-mock not found at %s: run `make tools` (or `make test`, which does)", p)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("stripe-mock not found: set STRIPE_MOCK or run `make tools`")
-		}
-		dir = parent
-	}
-}
+func Bin() (string, error) { return toolbin.Find("STRIPE_MOCK", "stripe-mock") }
 
 // readyKey is any test-mode key: stripe-mock checks only its shape, sk_test_ then letters
 // and digits (an underscore after the prefix is refused with 401).

@@ -1,11 +1,10 @@
 package syncsvc
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
+
 	"context"
-	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,19 +19,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
 
-// temporalCLI finds the Temporal CLI: TEMPORAL_CLI, else bin/temporal of the module root
-// (`make tools`), else of the main checkout next to a worktree.
-func temporalCLI() (string, error) {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p, nil
-	}
-	for _, p := range []string{"../../bin/temporal", "../../../main/bin/temporal"} {
-		if _, err := os.Stat(p); err == nil {
-			return filepath.Abs(p)
-		}
-	}
-	return "", errors.New("temporal CLI not found: set TEMPORAL_CLI or run `make tools`")
-}
+func temporalCLI() (string, error) { return toolbin.Find("TEMPORAL_CLI", "temporal") }
 
 // Suspension pauses the schedules of the workspace's live connections and recovery
 // resumes only those, on a real Temporal dev server.

@@ -1,14 +1,14 @@
 package billingcli_test
 
 import (
+	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,24 +75,11 @@ func fakeDunning(ctx workflow.Context, in workflows.DunningInput) error {
 }
 
 func temporalCLI(t *testing.T) string {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p
+	p, err := toolbin.Find("TEMPORAL_CLI", "temporal")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "bin", "temporal")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			t.Fatalf("temporal CLI not found at %s: run `make tools` or set TEMPORAL_CLI", p)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("temporal CLI not found: set TEMPORAL_CLI or run `make tools`")
-		}
-		dir = parent
-	}
+	return p
 }
 
 func TestSupportCommands(t *testing.T) {
