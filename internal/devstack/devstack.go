@@ -28,6 +28,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
@@ -216,6 +217,17 @@ func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 	st := d.Store
 	if err := st.EnsureWorkspace(ctx, DemoWorkspaceID, DemoWorkspaceName, "USD", "America/New_York"); err != nil {
 		return SeedResult{}, err
+	}
+	// The demo has a connection per channel, more than the free plan allows: it starts on
+	// pro without a subscription, so its schedules run. A simulated checkout replaces that.
+	acc, err := st.GetBillingAccount(ctx, DemoWorkspaceID)
+	if err != nil {
+		return SeedResult{}, err
+	}
+	if acc.StripeSubscriptionID == "" && acc.Plan == billing.Free {
+		if err := st.SetPlan(ctx, DemoWorkspaceID, billing.Pro, ""); err != nil {
+			return SeedResult{}, err
+		}
 	}
 	key := DemoAPIKey()
 	sum := sha256.Sum256([]byte(key))
