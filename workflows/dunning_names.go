@@ -103,6 +103,6 @@ type DunningStatus struct {
 func AllSearchAttributes() temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
 		WorkspaceIDKey.ValueSet(""), ConnectionIDKey.ValueSet(""), ChannelKey.ValueSet(""),
-		DunningStateKey.ValueSet(""),
+		DunningStateKey.ValueSet(""), ReportIDKey.ValueSet(""),
 	)
 }

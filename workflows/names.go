@@ -22,7 +22,7 @@ var (
 )
 
 // SearchAttributeNames lists the custom search attributes to register on a namespace.
-var SearchAttributeNames = []string{"WorkspaceId", "ConnectionId", "Channel", "DunningState"}
+var SearchAttributeNames = []string{"WorkspaceId", "ConnectionId", "Channel", "DunningState", "ReportId"}
 
 // ProgressQuery is answered by ChannelSync with a Progress.
 const ProgressQuery = "progress"

@@ -58,6 +58,7 @@ type Config struct {
 
 	Identity
 	Billing
+	Reports
 }
 
 // Billing configures Stripe. An empty StripeSecretKey turns billing off (a self-hosted
@@ -70,6 +71,17 @@ type Billing struct {
 	StripeAPIBase string
 	// StripePrices are the monthly Price ids of the paid plans, by plan id.
 	StripePrices map[string]string
+}
+
+// Reports configures report delivery.
+type Reports struct {
+	// WebhookAllowPrivate lets report webhooks reach private, loopback and link-local
+	// addresses (development and tests only: in production it would let a tenant make the
+	// worker call internal services).
+	WebhookAllowPrivate bool
+	// MaxTargetFailures is how many runs in a row may fail to reach one recipient before the
+	// workspace admins are told and the report's schedule is paused.
+	MaxTargetFailures int
 }
 
 // Identity configures people, sessions, email and OAuth connect.
@@ -187,6 +199,12 @@ func FromEnv() (Config, error) {
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %v", err))
 	}
 	var err error
+	if c.WebhookAllowPrivate, err = boolEnv("REPORT_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
+		errs = append(errs, "REPORT_WEBHOOK_ALLOW_PRIVATE must be true or false")
+	}
+	if c.MaxTargetFailures, err = intEnv("REPORT_MAX_TARGET_FAILURES", 3); err != nil || c.MaxTargetFailures < 1 || c.MaxTargetFailures > 100 {
+		errs = append(errs, "REPORT_MAX_TARGET_FAILURES must be an integer from 1 to 100")
+	}
 	if c.MetaPageSize, err = intEnv("META_PAGE_SIZE", 100); err != nil || c.MetaPageSize < 1 || c.MetaPageSize > 500 {
 		errs = append(errs, "META_PAGE_SIZE must be an integer from 1 to 500")
 	}
@@ -296,4 +314,12 @@ func (r RateLimits) WithDefaults() RateLimits {
 	fill(&r.ResetPerIP, d.ResetPerIP)
 	fill(&r.ResetPerEmail, d.ResetPerEmail)
 	return r
+}
+
+func boolEnv(key string, def bool) (bool, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	return strconv.ParseBool(v)
 }
