@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
@@ -21,8 +22,15 @@ type Reports struct {
 	Webhooks WebhookPoster
 	// Schedules pauses a report's schedule when a target keeps failing.
 	Schedules ReportSchedulePauser
-	// AppURL is where people open the API's download links.
-	AppURL string
+	// Build queries a run's numbers into a document (report.Build over the workspace's KPIs).
+	Build func(ctx context.Context, in report.BuildInput) (report.Document, error)
+	// Render renders a document in one format (render.Render).
+	Render func(doc report.Document, format string) (report.Artifact, error)
+	// Email composes a run's email from its document without rows and the download link of
+	// each stored format (render.Email).
+	Email func(doc report.Document, links map[string]string) (subject, text, html string)
+	// PublicURL is where people reach the API: the download links in emails and webhooks.
+	PublicURL string
 	// MaxTargetFailures is how many runs in a row may fail to reach one target before the
 	// admins are told and the report is paused.
 	MaxTargetFailures int

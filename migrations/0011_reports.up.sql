@@ -39,6 +39,9 @@ CREATE TABLE report_runs (
     row_count     integer NOT NULL DEFAULT 0,
     -- Per channel: the day its data reaches and whether its last sync failed or is running.
     freshness     jsonb NOT NULL DEFAULT '[]',
+    -- The rendered report.Document without its rows (title, columns, totals, notes): what
+    -- the delivery email is composed from, so rows never have to be read again.
+    document      jsonb NOT NULL DEFAULT '{}',
     error         text NOT NULL DEFAULT '',
     started_at    timestamptz NOT NULL DEFAULT now(),
     finished_at   timestamptz

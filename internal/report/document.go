@@ -63,3 +63,17 @@ type Artifact struct {
 	Filename    string
 	Content     []byte
 }
+
+// BuildInput is what report.Build needs to query a run's numbers into a Document.
+type BuildInput struct {
+	WorkspaceID string
+	ReportID    string
+	RunID       string
+	Definition  Definition
+	// From and To are the resolved range (YYYY-MM-DD workspace days, inclusive).
+	From, To    string
+	GeneratedAt time.Time
+	Freshness   []Freshness
+	// MaxRows caps the rows kept (the definition's limit applies too); 0: the limit alone.
+	MaxRows int
+}
