@@ -50,6 +50,12 @@ type Deps struct {
 	// Billing runs subscriptions on Stripe. Nil turns billing off (a self-hosted install
 	// without Stripe): the billing routes answer 503 and plan limits are not enforced.
 	Billing Billing
+	// Reports runs report schedules and runs on Temporal. Nil: the report routes that need
+	// Temporal answer 503.
+	Reports ReportSchedules
+	// CheckWebhookURL refuses a report webhook URL the worker must not call (a private or
+	// loopback address unless configuration allows it). Nil: any absolute http(s) URL.
+	CheckWebhookURL func(ctx context.Context, raw string) error
 }
 
 // Billing is checkout, portal, overview and the Stripe webhook. internal/billingsvc
@@ -205,5 +211,24 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "POST", "/billing/portal", manageBilling, s.createPortal)
 	s.handle(v1, "GET", "/billing", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateBilling}, s.getBilling)
 	s.handle(&r.RouterGroup, "POST", "/webhooks/stripe", public, s.stripeWebhook)
+	// Reports (api/reports.go). Reading a report, its runs and files, and previewing one is
+	// data:read; the rest is reports:manage. Creating one is GateCreate (it may add a
+	// scheduled report, which the plan counts) and so is running one (it renders and mails
+	// files), downloads are GateRead, deleting one gives something up (GateReduce).
+	readReports := Policy{Access: Scoped, Action: auth.ReadData}
+	manageReports := Policy{Access: Scoped, Action: auth.ManageReports}
+	s.handle(v1, "POST", "/reports", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateCreate}, s.createReport)
+	s.handle(v1, "GET", "/reports", readReports, s.listReports)
+	s.handle(v1, "POST", "/reports/preview", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateRead}, s.previewReport)
+	s.handle(v1, "GET", "/reports/:id", readReports, s.getReport)
+	s.handle(v1, "PUT", "/reports/:id", manageReports, s.updateReport)
+	s.handle(v1, "DELETE", "/reports/:id", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateReduce}, s.deleteReport)
+	s.handle(v1, "POST", "/reports/:id/pause", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateReduce}, s.pauseReport)
+	s.handle(v1, "POST", "/reports/:id/resume", manageReports, s.resumeReport)
+	s.handle(v1, "POST", "/reports/:id/run", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateCreate}, s.runReport)
+	s.handle(v1, "POST", "/reports/:id/webhook-secret", manageReports, s.rotateWebhookSecret)
+	s.handle(v1, "GET", "/reports/:id/runs", readReports, s.listReportRuns)
+	s.handle(v1, "GET", "/reports/:id/runs/:run", readReports, s.getReportRun)
+	s.handle(v1, "GET", "/reports/:id/runs/:run/download", readReports, s.downloadReportRun)
 	return &Router{Engine: r, policies: s.policies}
 }

@@ -156,7 +156,7 @@ func noPlanHint(l billing.Limit) string {
 	case billing.LimitHistoryDays:
 		return "ask for a later from"
 	case billing.LimitScheduledReports:
-		return "unschedule a report first"
+		return "remove the schedule of another report first (PUT /v1/reports/{id} without schedule)"
 	case billing.LimitSyncInterval:
 		return "choose a cron that fires less often"
 	}

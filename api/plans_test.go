@@ -136,6 +136,19 @@ var wantGates = map[string]billing.Gate{
 	"GET /v1/audit":                              billing.GateRead,
 	"PATCH /v1/connections/:id":                  billing.GateWrite,
 	"DELETE /v1/connections/:id":                 billing.GateReduce,
+	"POST /v1/reports":                           billing.GateCreate,
+	"GET /v1/reports":                            billing.GateRead,
+	"POST /v1/reports/preview":                   billing.GateRead,
+	"GET /v1/reports/:id":                        billing.GateRead,
+	"PUT /v1/reports/:id":                        billing.GateWrite,
+	"DELETE /v1/reports/:id":                     billing.GateReduce,
+	"POST /v1/reports/:id/pause":                 billing.GateReduce,
+	"POST /v1/reports/:id/resume":                billing.GateWrite,
+	"POST /v1/reports/:id/run":                   billing.GateCreate,
+	"POST /v1/reports/:id/webhook-secret":        billing.GateWrite,
+	"GET /v1/reports/:id/runs":                   billing.GateRead,
+	"GET /v1/reports/:id/runs/:run":              billing.GateRead,
+	"GET /v1/reports/:id/runs/:run/download":     billing.GateRead,
 }
 
 func TestRouteGates(t *testing.T) {

@@ -59,6 +59,8 @@ const (
 	ManageConnections Action = "connections:manage"
 	// DeleteConnections: disconnect, optionally purging the data.
 	DeleteConnections Action = "connections:delete"
+	// ManageReports: create, change, delete, pause, resume and run reports.
+	ManageReports Action = "reports:manage"
 	// ReadMembers: list members and pending invites.
 	ReadMembers Action = "members:read"
 	// ManageMembers: invite, revoke invites, change roles below owner, remove members.
@@ -76,7 +78,7 @@ const (
 )
 
 // Actions lists every action in the order the README's matrix shows them.
-var Actions = []Action{ReadData, RunSyncs, ManageConnections, DeleteConnections, ReadMembers,
+var Actions = []Action{ReadData, RunSyncs, ManageConnections, DeleteConnections, ManageReports, ReadMembers,
 	ManageMembers, TransferOwnership, ManageAPIKeys, ReadAudit, ManageWorkspace, ManageBilling}
 
 // minRole is the least powerful role allowed each action: the whole matrix.
@@ -85,6 +87,7 @@ var minRole = map[Action]Role{
 	RunSyncs:          Member,
 	ManageConnections: Member,
 	DeleteConnections: Admin,
+	ManageReports:     Member,
 	ReadMembers:       Viewer,
 	ManageMembers:     Admin,
 	TransferOwnership: Owner,
@@ -124,7 +127,7 @@ func KeyAllowed(scope KeyScope, action Action) bool {
 	switch action {
 	case ReadData:
 		return scope == ScopeRead || scope == ScopeWrite
-	case RunSyncs, ManageConnections, DeleteConnections:
+	case RunSyncs, ManageConnections, DeleteConnections, ManageReports:
 		return scope == ScopeWrite
 	}
 	return false

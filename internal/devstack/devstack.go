@@ -127,6 +127,12 @@ func Run(ctx context.Context, o Options) error {
 		cfg.JWTSecret = key
 	}
 
+	// Report webhooks may reach local receivers in development (REPORT_WEBHOOK_ALLOW_PRIVATE
+	// unset means allowed here, never in `omnitrackiq api`/`worker`).
+	if _, set := os.LookupEnv("REPORT_WEBHOOK_ALLOW_PRIVATE"); !set {
+		cfg.WebhookAllowPrivate = true
+	}
+
 	demoPassword, err := devPassword(filepath.Join(o.DataDir, "demo-password"))
 	if err != nil {
 		return err

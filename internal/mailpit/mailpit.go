@@ -126,6 +126,39 @@ type Message struct {
 	Subject string    `json:"Subject"`
 	Text    string    `json:"Text"`
 	HTML    string    `json:"HTML"`
+	// MessageID is the Message-ID header (without angle brackets).
+	MessageID   string       `json:"MessageID"`
+	Attachments []Attachment `json:"Attachments"`
+}
+
+// Attachment is an attached file of a message; Part reads its bytes.
+type Attachment struct {
+	PartID      string `json:"PartID"`
+	FileName    string `json:"FileName"`
+	ContentType string `json:"ContentType"`
+	Size        int    `json:"Size"`
+}
+
+// Part reads the decoded bytes of one part (an attachment) of a message.
+func (c *Client) Part(ctx context.Context, messageID, partID string) ([]byte, error) {
+	path := "/api/v1/message/" + url.PathEscape(messageID) + "/part/" + url.PathEscape(partID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mailpit %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("mailpit %s: HTTP %d", path, resp.StatusCode)
+	}
+	return io.ReadAll(resp.Body)
 }
 
 func (c *Client) get(ctx context.Context, path string, out any) error {

@@ -247,3 +247,9 @@ func ConnectionTokenAAD(workspaceID, channel, accountID string) []byte {
 func ConnectionRefreshTokenAAD(workspaceID, channel, accountID string) []byte {
 	return []byte(workspaceID + ":" + channel + ":" + accountID + ":refresh")
 }
+
+// ReportWebhookSecretAAD binds a report's sealed webhook signing secret to its workspace
+// and report, so it cannot be moved to another report.
+func ReportWebhookSecretAAD(workspaceID, reportID string) []byte {
+	return []byte(workspaceID + ":report:" + reportID + ":webhook")
+}

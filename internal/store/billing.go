@@ -263,16 +263,17 @@ type BillingUsage struct {
 	ScheduledReports int `json:"scheduled_reports"`
 }
 
-// GetBillingUsage counts the workspace's connections (not disconnected), members and
-// pending invites. Scheduled reports are counted once reports exist (0 until then).
+// GetBillingUsage counts the workspace's connections (not disconnected), members, pending
+// invites and scheduled reports (paused ones included: they keep their slot).
 func (s *Store) GetBillingUsage(ctx context.Context, q Querier, workspaceID string) (BillingUsage, error) {
 	var u BillingUsage
 	err := q.QueryRow(ctx, `
 		SELECT
 			(SELECT count(*) FROM connections WHERE workspace_id = $1 AND status <> 'disconnected'),
 			(SELECT count(*) FROM memberships WHERE workspace_id = $1),
-			(SELECT count(*) FROM invites WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now())`,
-		workspaceID).Scan(&u.Connections, &u.Members, &u.PendingInvites)
+			(SELECT count(*) FROM invites WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()),
+			(SELECT count(*) FROM reports WHERE workspace_id = $1 AND scheduled)`,
+		workspaceID).Scan(&u.Connections, &u.Members, &u.PendingInvites, &u.ScheduledReports)
 	if err != nil {
 		return BillingUsage{}, fmt.Errorf("count billing usage of %s: %w", workspaceID, err)
 	}
