@@ -247,3 +247,8 @@ func ConnectionTokenAAD(workspaceID, channel, accountID string) []byte {
 func ConnectionRefreshTokenAAD(workspaceID, channel, accountID string) []byte {
 	return []byte(workspaceID + ":" + channel + ":" + accountID + ":refresh")
 }
+
+// ReportWebhookSecretAAD binds a report's sealed webhook signing secret to the report.
+func ReportWebhookSecretAAD(reportID string) []byte {
+	return []byte("report:" + reportID + ":webhook-secret")
+}
