@@ -135,15 +135,22 @@ type StartReportRunParams struct {
 }
 
 // StartReportRun inserts the run of workflow p.WorkflowID, or returns the one an earlier
-// attempt inserted (with the range it recorded then). ErrReportNotFound when the report is
-// not in the workspace.
+// attempt inserted (with the range it recorded then), or the row with id p.ID if the API
+// recorded the run before starting its workflow. ErrReportNotFound when the report is not
+// in the workspace.
 func (s *Store) StartReportRun(ctx context.Context, p StartReportRunParams) (ReportRun, error) {
+	// DO NOTHING without a target covers both the workflow id and a chosen id already used.
 	r, err := scanReportRun(s.Pool.QueryRow(ctx, `
 		INSERT INTO report_runs (id, workspace_id, report_id, workflow_id, trigger, range_from, range_to)
 		SELECT coalesce(nullif($1, '')::uuid, gen_random_uuid()), r.workspace_id, r.id, $4, $5, $6::date, $7::date
 		FROM reports r WHERE r.id = $3 AND r.workspace_id = $2
-		ON CONFLICT (workflow_id) DO UPDATE SET workflow_id = EXCLUDED.workflow_id
+		ON CONFLICT DO NOTHING
 		RETURNING `+reportRunColumns, p.ID, p.WorkspaceID, p.ReportID, p.WorkflowID, p.Trigger, p.From, p.To))
+	if errors.Is(err, pgx.ErrNoRows) {
+		r, err = scanReportRun(s.Pool.QueryRow(ctx, `SELECT `+reportRunColumns+` FROM report_runs
+			WHERE workspace_id = $1 AND report_id = $2 AND (workflow_id = $3 OR id = nullif($4, '')::uuid)
+			ORDER BY workflow_id = $3 DESC LIMIT 1`, p.WorkspaceID, p.ReportID, p.WorkflowID, p.ID))
+	}
 	if err != nil {
 		return ReportRun{}, reportRunErr(err, "start run %s of report %s", p.WorkflowID, p.ReportID)
 	}

@@ -68,6 +68,16 @@ func TestStartReportRunIsIdempotent(t *testing.T) {
 		WorkflowID: "report-x-run-" + chosen, Trigger: "manual", From: "2026-11-01", To: "2026-11-30"})
 	require.NoError(t, err)
 	require.Equal(t, chosen, m.ID)
+	// The API may record a manual run before its workflow starts: the workflow finds it.
+	const recorded = "8e2a9c2f-3b4c-4d5e-9f0a-1b2c3d4e5f60"
+	_, err = e.st.Pool.Exec(ctx, `INSERT INTO report_runs (id, workspace_id, report_id, workflow_id, trigger, range_from, range_to)
+		VALUES ($1, $2, $3, 'api-recorded', 'manual', '2026-10-01', '2026-10-31')`, recorded, e.ws, e.reportID)
+	require.NoError(t, err)
+	m, err = e.st.StartReportRun(ctx, store.StartReportRunParams{ID: recorded, WorkspaceID: e.ws, ReportID: e.reportID,
+		WorkflowID: "report-x-run-" + recorded, Trigger: "manual", From: "2026-11-01", To: "2026-11-30"})
+	require.NoError(t, err)
+	require.Equal(t, recorded, m.ID)
+	require.Equal(t, "2026-10-01", m.From)
 
 	// Another workspace's id, or a deleted report, finds nothing.
 	other, err := e.st.CreateWorkspace(ctx, "Other", "USD", "UTC")
