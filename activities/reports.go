@@ -128,12 +128,15 @@ func (r *Reports) PrepareReportRun(ctx context.Context, in PrepareReportRunInput
 	}
 	out := PreparedReportRun{RunID: run.ID, From: run.From, To: run.To}
 	if rep.Paused && in.Trigger == "schedule" {
-		reason := "paused"
-		if err := r.Store.FinishReportRun(ctx, run.ID, store.ReportRunSkipped, strings.TrimSpace("paused "+rep.PausedReason)); err != nil {
+		note := "report paused"
+		if rep.PausedReason != "" {
+			note += ": " + rep.PausedReason
+		}
+		if err := r.Store.FinishReportRun(ctx, run.ID, store.ReportRunSkipped, note); err != nil {
 			return PreparedReportRun{}, reportStoreErr("report run "+run.ID, err)
 		}
 		r.logger().Info("scheduled report run skipped: report paused", "report_id", rep.ID, "run_id", run.ID)
-		out.Skipped, out.Reason = true, reason
+		out.Skipped, out.Reason = true, "paused"
 		return out, nil
 	}
 	ids, err := r.Store.EnsureReportDeliveries(ctx, run.ID, in.WorkspaceID, rep.Definition.Recipients.Emails,

@@ -445,6 +445,7 @@ func TestRecordDeliveryFailureNotifiesOnceAndPauses(t *testing.T) {
 	run, err := f.st.GetReportRun(ctx, skipped.RunID)
 	require.NoError(t, err)
 	require.Equal(t, store.ReportRunSkipped, run.Status)
+	require.Equal(t, "report paused: paused after 2 runs in a row failed to deliver to webhook "+f.hookURL, run.Error)
 	require.False(t, f.prepare(t, "report-manual-next", "manual").Skipped)
 }
 
