@@ -92,7 +92,9 @@ func TestReportTotalsEqualSummary(t *testing.T) {
 	}
 }
 
-func fmtMicros(m int64) string { return strings.TrimSuffix(strings.TrimRight(analytics.Totals{RevenueMicros: m}.KPIs().Revenue, "0"), ".") }
+func fmtMicros(m int64) string {
+	return strings.TrimSuffix(strings.TrimRight(analytics.Totals{RevenueMicros: m}.KPIs().Revenue, "0"), ".")
+}
 
 func TestReportByChannelAddsUp(t *testing.T) {
 	f, ws := reportFixture(t)
@@ -224,7 +226,7 @@ func TestReportCampaignsAndAdFilters(t *testing.T) {
 
 	res, err = f.q.Report(f.ctx, ws, analytics.ReportQuery{Metrics: []string{"spend", "revenue"}, Dimensions: []string{"week", "channel"},
 		Filters: []analytics.ReportFilter{{Field: "channel", Op: "in", Values: []string{"google_ads", "tiktok"}}},
-		Window: window(t, "2024-02-26", "2024-03-03")})
+		Window:  window(t, "2024-02-26", "2024-03-03")})
 	if err != nil {
 		t.Fatal(err)
 	}
