@@ -430,16 +430,21 @@ func (q *Queries) reportGrouped(ctx context.Context, ws Workspace, rq ReportQuer
 	return nil
 }
 
-func addTotals(dst *Totals, src Totals) {
-	dst.SpendMicros += src.SpendMicros
-	dst.Impressions += src.Impressions
-	dst.Clicks += src.Clicks
-	dst.ConversionsMicros += src.ConversionsMicros
-	dst.ConversionValueMicros += src.ConversionValueMicros
-	dst.RevenueMicros += src.RevenueMicros
-	dst.Orders += src.Orders
-	dst.NewCustomers += src.NewCustomers
-	dst.Sessions += src.Sessions
+func addTotals(dst *Totals, src Totals) { *dst = dst.Plus(src) }
+
+// Plus is the sum of t and u, measure by measure: the totals of two disjoint sets of
+// facts (two groups of a report, two buckets of a time series).
+func (t Totals) Plus(u Totals) Totals {
+	t.SpendMicros += u.SpendMicros
+	t.Impressions += u.Impressions
+	t.Clicks += u.Clicks
+	t.ConversionsMicros += u.ConversionsMicros
+	t.ConversionValueMicros += u.ConversionValueMicros
+	t.RevenueMicros += u.RevenueMicros
+	t.Orders += u.Orders
+	t.NewCustomers += u.NewCustomers
+	t.Sessions += u.Sessions
+	return t
 }
 
 // group is one family's sums for one group: key identifies it across families (a
