@@ -13,33 +13,6 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 )
 
-// # Reports
-//
-// A report asks for KPIs (MetricNames) split by dimensions and narrowed by filters. Every
-// KPI is derived from one or two fact families, and a family can only be split and
-// filtered by what its rows carry:
-//
-//   - ads (ad_metrics_daily): spend, impressions, clicks, ctr, cpc, conversions,
-//     conversion_value, platform_roas and their _micros. Dimensions day, week, month,
-//     channel (the ad platform) and campaign (the ad campaign: channel, account and
-//     campaign id, shown by its newest non-empty name in the range, else its id). Filters
-//     on channel and campaign (the name shown).
-//   - orders (valid orders): revenue, orders, aov. Dimensions day, week, month, channel
-//     (the attribution channel of the order's UTM tags, see Attribution) and the order's
-//     utm_source, utm_medium and utm_campaign as stored. Filters on the same four fields.
-//   - new customers: new_customers; new_customer_cac needs ads too. Day, week and month
-//     only, no filters: a person's first order is judged over all their orders.
-//   - sessions: sessions; conversion_rate needs orders too. Day, week and month only, no
-//     filters: sessions_daily carries no attribution channel.
-//
-// blended_roas needs ads and orders. A metric may use a dimension or a filter field only
-// if each of its families supports it (ReportCompatibility). Currency and day rules are the
-// summary's. A report split only by time (or not at all) and without filters is computed
-// by the summary's own query, so its totals are the summary's to the micro; otherwise each
-// family is summed per group with the filters as bound parameters, and the families are
-// joined on the group in Go. Totals are the same sums without groups, so they cover every
-// group, and an unfiltered report's totals equal the summary's either way.
-
 // Report dimensions and filter fields.
 const (
 	ReportDay         = "day"
@@ -283,8 +256,34 @@ func (rq ReportQuery) check() error {
 	return errors.Join(ReportCompatibility(rq.Metrics, rq.Dimensions, fields)...)
 }
 
-// Report computes the query's metrics per group of its dimensions over its window. See
-// the model above.
+// Report computes the query's metrics per group of its dimensions over its window.
+//
+// A report asks for KPIs (MetricNames) split by dimensions and narrowed by filters. Every
+// KPI is derived from one or two fact families, and a family can only be split and
+// filtered by what its rows carry:
+//
+//   - ads (ad_metrics_daily): spend, impressions, clicks, ctr, cpc, conversions,
+//     conversion_value, platform_roas and their _micros. Dimensions day, week, month,
+//     channel (the ad platform) and campaign (the ad campaign: channel, account and
+//     campaign id, shown by its newest non-empty name in the range, else its id). Filters
+//     on channel and campaign (the name shown).
+//   - orders (valid orders): revenue, orders, aov. Dimensions day, week, month, channel
+//     (the attribution channel of the order's UTM tags, see Attribution) and the order's
+//     utm_source, utm_medium and utm_campaign as stored. Filters on the same four fields.
+//   - new customers: new_customers; new_customer_cac needs ads too. Day, week and month
+//     only, no filters: a person's first order is judged over all their orders.
+//   - sessions: sessions; conversion_rate needs orders too. Day, week and month only, no
+//     filters: sessions_daily carries no attribution channel.
+//
+// blended_roas needs ads and orders. A metric may use a dimension or a filter field only
+// if each of its families supports it (ReportCompatibility). Currency and day rules are the
+// summary's. A report split only by time (or not at all) and without filters is computed
+// by the summary's own query, so its totals are the summary's to the micro; otherwise each
+// family is summed per group with the filters as bound parameters, and the families are
+// joined on the group in Go. Totals are the same sums without groups, so they cover every
+// group, and an unfiltered report's totals equal the summary's either way. A report split
+// by time alone lists every bucket of the window, empty ones included; other splits list
+// the groups that have facts. More than MaxReportRows groups is ErrTooManyRows.
 func (q *Queries) Report(ctx context.Context, workspaceID string, rq ReportQuery) (ReportResult, error) {
 	if err := rq.check(); err != nil {
 		return ReportResult{}, fmt.Errorf("report: %w", err)

@@ -272,3 +272,29 @@ func TestReportIncompatible(t *testing.T) {
 		t.Error("a compatibility error is not ErrTooManyRows")
 	}
 }
+
+func TestReportTooManyRows(t *testing.T) {
+	f, ws := reportFixture(t)
+	conn := f.connection(ws, "shopify", "shop.myshopify.com")
+	if _, err := f.pool.Exec(f.ctx, `INSERT INTO orders (workspace_id, connection_id, shop_domain, order_id, name, created_at,
+			updated_at, currency, total_micros, refunded_micros, financial_status, test, customer_id, email_sha256, utm_source)
+		SELECT $1, $2, 'shop.myshopify.com', 'bulk' || n, '#' || n, '2024-03-02T15:00:00Z', '2024-03-02T15:00:00Z', 'USD',
+			1000000, 0, 'paid', false, '', '', 'src' || n
+		FROM generate_series(1, $3::int) n`, ws, conn, analytics.MaxReportRows); err != nil {
+		t.Fatal(err)
+	}
+	w := window(t, "2024-03-01", "2024-03-03")
+	_, err := f.q.Report(f.ctx, ws, analytics.ReportQuery{Metrics: []string{"orders"}, Dimensions: []string{"utm_source"}, Window: w})
+	if !errors.Is(err, analytics.ErrTooManyRows) {
+		t.Fatalf("error %v, want ErrTooManyRows", err)
+	}
+	// Filtered down, the same data is a report again.
+	res, err := f.q.Report(f.ctx, ws, analytics.ReportQuery{Metrics: []string{"orders"}, Dimensions: []string{"utm_source"},
+		Filters: []analytics.ReportFilter{{Field: "utm_source", Op: "starts_with", Values: []string{"src1000"}}}, Window: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 12 || res.Total.Orders != 12 { // src1000, src10000..src10009, src100000
+		t.Errorf("rows %d orders %d, want 12 and 12", len(res.Rows), res.Total.Orders)
+	}
+}
