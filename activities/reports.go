@@ -116,7 +116,7 @@ func (r *Reports) PrepareReportRun(ctx context.Context, in PrepareReportRunInput
 	if asOf.IsZero() {
 		asOf = time.Now()
 	}
-	from, to, err := resolveReportRange(rep.Definition.Range, loc, asOf)
+	from, to, err := report.ResolveRange(rep.Definition.Range, loc, asOf)
 	if err != nil {
 		return PreparedReportRun{}, invalidInput("report %s: %v", rep.ID, err)
 	}

@@ -489,31 +489,3 @@ func TestFinishReportRunOutcome(t *testing.T) {
 		require.NotNil(t, run.FinishedAt)
 	}
 }
-
-func TestResolveReportRange(t *testing.T) {
-	ny, err := time.LoadLocation("America/New_York")
-	require.NoError(t, err)
-	// Sunday 2026-03-08 01:30 in New York (the day clocks spring forward), 06:30 UTC.
-	now := time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)
-	cases := []struct {
-		r        report.Range
-		from, to string
-	}{
-		{report.Range{Relative: report.RangeYesterday}, "2026-03-07", "2026-03-07"},
-		{report.Range{Relative: report.RangeLast7Days}, "2026-03-01", "2026-03-07"},
-		{report.Range{Relative: report.RangeLast30Days}, "2026-02-06", "2026-03-07"},
-		{report.Range{Relative: report.RangeLastWeek}, "2026-02-23", "2026-03-01"},
-		{report.Range{Relative: report.RangeWeekToDate}, "2026-03-02", "2026-03-08"},
-		{report.Range{Relative: report.RangeMonthToDate}, "2026-03-01", "2026-03-08"},
-		{report.Range{Relative: report.RangeLastMonth}, "2026-02-01", "2026-02-28"},
-		{report.Range{From: "2026-01-01", To: "2026-01-31"}, "2026-01-01", "2026-01-31"},
-	}
-	for _, c := range cases {
-		from, to, err := resolveReportRange(c.r, ny, now)
-		require.NoError(t, err, "%+v", c.r)
-		require.Equal(t, c.from, from.Format(time.DateOnly), "%+v", c.r)
-		require.Equal(t, c.to, to.Format(time.DateOnly), "%+v", c.r)
-	}
-	_, _, err = resolveReportRange(report.Range{Relative: "last_decade"}, ny, now)
-	require.Error(t, err)
-}
