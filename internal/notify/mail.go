@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +27,19 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
+	// Attachments, when any, follow the body as files.
+	Attachments []Attachment
+	// MessageID, when set, is the Message-ID header (with or without its angle brackets):
+	// a sender that retries gives every try the same id, so receivers can tell a repeat.
+	// Empty means a random one.
+	MessageID string
+}
+
+// Attachment is a file attached to a message.
+type Attachment struct {
+	Filename    string
+	ContentType string // e.g. "application/pdf"; empty means application/octet-stream
+	Content     []byte
 }
 
 // Mailer sends messages.
@@ -149,8 +163,23 @@ func (s *SMTP) render(m Message) ([]byte, error) {
 	hdr("To", strings.Join(m.To, ", "))
 	hdr("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	hdr("Date", time.Now().UTC().Format(time.RFC1123Z))
-	hdr("Message-ID", "<"+hex.EncodeToString(id)+"@"+domainOf(s.from.Address)+">")
+	msgID := "<" + hex.EncodeToString(id) + "@" + domainOf(s.from.Address) + ">"
+	if m.MessageID != "" {
+		var err error
+		if msgID, err = messageID(m.MessageID); err != nil {
+			return nil, fmt.Errorf("render mail: %w", err)
+		}
+	}
+	hdr("Message-ID", msgID)
 	hdr("MIME-Version", "1.0")
+	// With attachments the body becomes the first part of a multipart/mixed, the files
+	// the parts after it; without, the message is exactly what it always was.
+	mixed := "otq-mixed-" + hex.EncodeToString(id)
+	if len(m.Attachments) > 0 {
+		hdr("Content-Type", `multipart/mixed; boundary="`+mixed+`"`)
+		b.WriteString("\r\n")
+		b.WriteString("--" + mixed + "\r\n")
+	}
 	part := func(ctype, text string) error {
 		hdr("Content-Type", ctype+"; charset=utf-8")
 		hdr("Content-Transfer-Encoding", "quoted-printable")
@@ -169,19 +198,80 @@ func (s *SMTP) render(m Message) ([]byte, error) {
 		if err := part("text/plain", m.Text); err != nil {
 			return nil, fmt.Errorf("render mail: %w", err)
 		}
+	} else {
+		boundary := "otq-" + hex.EncodeToString(id)
+		hdr("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
+		b.WriteString("\r\n")
+		for _, p := range []struct{ ctype, text string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+			b.WriteString("--" + boundary + "\r\n")
+			if err := part(p.ctype, p.text); err != nil {
+				return nil, fmt.Errorf("render mail: %w", err)
+			}
+		}
+		b.WriteString("--" + boundary + "--\r\n")
+	}
+	if len(m.Attachments) == 0 {
 		return b.Bytes(), nil
 	}
-	boundary := "otq-" + hex.EncodeToString(id)
-	hdr("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
-	b.WriteString("\r\n")
-	for _, p := range []struct{ ctype, text string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
-		b.WriteString("--" + boundary + "\r\n")
-		if err := part(p.ctype, p.text); err != nil {
+	for _, a := range m.Attachments {
+		ctype, disposition, err := attachmentHeaders(a)
+		if err != nil {
 			return nil, fmt.Errorf("render mail: %w", err)
 		}
+		b.WriteString("--" + mixed + "\r\n")
+		hdr("Content-Type", ctype)
+		hdr("Content-Disposition", disposition)
+		hdr("Content-Transfer-Encoding", "base64")
+		b.WriteString("\r\n")
+		writeBase64(&b, a.Content)
 	}
-	b.WriteString("--" + boundary + "--\r\n")
+	b.WriteString("--" + mixed + "--\r\n")
 	return b.Bytes(), nil
+}
+
+// messageID is id as a Message-ID header value: in angle brackets, one line, ASCII.
+func messageID(id string) (string, error) {
+	id = strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
+	if id == "" || !strings.Contains(id, "@") || strings.ContainsFunc(id, func(r rune) bool {
+		return r <= ' ' || r > '~' || r == '<' || r == '>'
+	}) {
+		return "", fmt.Errorf("message id %q is not of the form <left@right>", id)
+	}
+	return "<" + id + ">", nil
+}
+
+// attachmentHeaders are the Content-Type and Content-Disposition of a. A name that is not
+// plain ASCII is sent twice: RFC 2231 in the disposition's filename*, which current clients
+// read, and an encoded word in the type's name, which older ones read.
+func attachmentHeaders(a Attachment) (ctype, disposition string, err error) {
+	if a.Filename == "" {
+		return "", "", errors.New("attachment without a file name")
+	}
+	media, params := "application/octet-stream", map[string]string{}
+	if a.ContentType != "" {
+		if media, params, err = mime.ParseMediaType(a.ContentType); err != nil {
+			return "", "", fmt.Errorf("attachment %q: content type %q: %w", a.Filename, a.ContentType, err)
+		}
+	}
+	params["name"] = mime.QEncoding.Encode("utf-8", a.Filename)
+	ctype = mime.FormatMediaType(media, params)
+	disposition = mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename})
+	if ctype == "" || disposition == "" {
+		return "", "", fmt.Errorf("attachment %q: cannot encode content type %q", a.Filename, a.ContentType)
+	}
+	return ctype, disposition, nil
+}
+
+// writeBase64 writes content in base64 lines of 76 characters (RFC 2045).
+func writeBase64(b *bytes.Buffer, content []byte) {
+	enc := base64.StdEncoding.EncodeToString(content)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	if enc != "" {
+		b.WriteString(enc + "\r\n")
+	}
 }
 
 func domainOf(addr string) string {
