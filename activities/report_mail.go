@@ -10,11 +10,10 @@ import (
 // Message-ID that is the same on every attempt, so a relay or mailbox that sees a retried
 // send can drop the duplicate.
 //
-// notify.Message carries To, Subject, Text and HTML only, so the attachments and the
-// Message-ID are handed in here and set on the message where notify.Message grows the
-// fields for them: m.Attachments from attachments (Filename, ContentType, Content) and
-// m.MessageID = messageID.
 func reportMessage(to, subject, text, html string, attachments []store.ReportArtifactFile, messageID string) notify.Message {
-	m := notify.Message{To: []string{to}, Subject: subject, Text: text, HTML: html}
+	m := notify.Message{To: []string{to}, Subject: subject, Text: text, HTML: html, MessageID: messageID}
+	for _, a := range attachments {
+		m.Attachments = append(m.Attachments, notify.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
+	}
 	return m
 }

@@ -247,6 +247,12 @@ func TestReportRunPreparesRendersAndDeliversOnce(t *testing.T) {
 	}
 	require.Equal(t, []string{"weekly-kpis.csv", "weekly-kpis.pdf"}, attached)
 	require.Equal(t, "<run-"+p.RunID+"-"+email.ID+"@omnitrackiq>", reportMessageID(p.RunID, email.ID))
+	require.Equal(t, reportMessageID(p.RunID, email.ID), msg.MessageID, "every attempt sends the same Message-ID")
+	var sent []string
+	for _, a := range msg.Attachments {
+		sent = append(sent, a.Filename)
+	}
+	require.Equal(t, attached, sent, "the CSV and PDF ride on the mail")
 
 	// Webhook: signed, no rows, download links; sent once.
 	hook := f.deliveryOf(t, p, store.ReportDeliveryWebhook, "")

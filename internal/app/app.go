@@ -19,6 +19,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/billing"
+	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/billingsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"
@@ -29,6 +30,10 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/report/render"
+	"github.com/omnitrackiq/omnitrackiq/internal/reportsvc"
+	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/internal/stripeapi"
@@ -166,7 +171,42 @@ func (d *Deps) Workers() *worker.Workers {
 			AppURL: d.Config.AppURL, Logger: d.Logger.With("component", "billing"),
 		}
 	}
+	opts.Reports = d.ReportActivities(acts.Mailer)
 	return worker.New(d.Temporal, acts, opts)
+}
+
+// ReportService runs report schedules and on-demand runs on Temporal.
+func (d *Deps) ReportService() *reportsvc.Service {
+	return &reportsvc.Service{Temporal: d.Temporal, Logger: d.Logger.With("component", "reports")}
+}
+
+// webhookPolicy is where report webhooks may go: the public internet, and private
+// networks only when REPORT_WEBHOOK_ALLOW_PRIVATE says so.
+func (d *Deps) webhookPolicy() safehttp.Policy {
+	return safehttp.Policy{AllowPrivate: d.Config.WebhookAllowPrivate}
+}
+
+// CheckWebhookURL refuses a report webhook URL the worker would not call.
+func (d *Deps) CheckWebhookURL(ctx context.Context, raw string) error {
+	return safehttp.CheckURL(ctx, raw, d.webhookPolicy())
+}
+
+// ReportActivities are the ReportRun activities: the KPIs of the analytics package,
+// the renderers, mail through mailer and webhooks through a client that refuses private
+// addresses unless configured.
+func (d *Deps) ReportActivities(mailer notify.Mailer) *activities.Reports {
+	p := d.webhookPolicy()
+	return &activities.Reports{
+		Store: d.Store, Box: d.Box, Mailer: mailer,
+		Webhooks:  &safehttp.Poster{Client: safehttp.NewClient(p, 30*time.Second), Policy: p, UserAgent: "OmniTrackIQ-Webhooks/1"},
+		Schedules: d.ReportService(),
+		Build: func(ctx context.Context, in report.BuildInput) (report.Document, error) {
+			return report.Build(ctx, analytics.New(d.Store.Pool), in)
+		},
+		Render: render.Render, Email: render.Email,
+		PublicURL: d.Config.PublicURL, MaxTargetFailures: d.Config.MaxTargetFailures,
+		Logger: d.Logger.With("component", "reports"),
+	}
 }
 
 // TokenRefresher gives the token-refresh activities the providers' refresh flows.
@@ -220,6 +260,7 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 		Tokens:               tokens, Mailer: mailer, Identity: d.Config.Identity,
 		OAuth: oauthClient, Disconnector: oauth.Disconnector{Client: oauthClient, StillConnected: d.Store.AccountConnectedElsewhere},
 		Billing: billingAPI(d.BillingService(mailer)),
+		Reports: d.ReportService(), CheckWebhookURL: d.CheckWebhookURL,
 	}), nil
 }
 

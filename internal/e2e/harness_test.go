@@ -18,6 +18,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/app"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
@@ -44,6 +45,10 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/stripemock"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/report/render"
+	"github.com/omnitrackiq/omnitrackiq/internal/reportsvc"
+	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
 	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
 	"github.com/omnitrackiq/omnitrackiq/worker"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
@@ -165,6 +170,11 @@ type env struct {
 	stripeAPI *stripeapi.Client
 	// interceptors wrap the next workers StartWorkers starts.
 	interceptors []interceptor.WorkerInterceptor
+	// Reports runs report schedules; webhookPolicy and maxTargetFailures configure the
+	// report workers.
+	Reports           *reportsvc.Service
+	webhookPolicy     safehttp.Policy
+	maxTargetFailures int
 }
 
 type envOptions struct {
@@ -176,6 +186,11 @@ type envOptions struct {
 	// and plan limits and dunning are enforced. The env's own workspace is put on the
 	// agency plan, so fixtures sized for a paying customer fit.
 	billing bool
+	// strictWebhooks refuses report webhooks to private and loopback addresses, as
+	// production does; by default the env allows them so a local receiver can be the target.
+	strictWebhooks bool
+	// maxTargetFailures is REPORT_MAX_TARGET_FAILURES (0: 3).
+	maxTargetFailures int
 }
 
 // e2eWebhookSecret signs the Stripe events of billing tests.
@@ -318,8 +333,18 @@ func newEnv(t *testing.T, o envOptions) *env {
 		}
 		billingDep = e.Billing
 	}
+	e.Reports = &reportsvc.Service{Temporal: tc, Logger: logger}
+	e.webhookPolicy = safehttp.Policy{AllowPrivate: !o.strictWebhooks}
+	e.maxTargetFailures = o.maxTargetFailures
+	if e.maxTargetFailures == 0 {
+		e.maxTargetFailures = 3
+	}
 	e.Router = api.NewRouter(api.Deps{
 		Billing: billingDep,
+		Reports: e.Reports,
+		CheckWebhookURL: func(ctx context.Context, raw string) error {
+			return safehttp.CheckURL(ctx, raw, e.webhookPolicy)
+		},
 		Store:   st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
@@ -371,6 +396,16 @@ func (e *env) StartWorkers() {
 			Store: e.Store, Stripe: e.stripeAPI, Mailer: e.mailer, Schedules: e.Syncs,
 			AppURL: e.Identity.AppURL, Logger: e.logger,
 		}
+	}
+	opts.Reports = &activities.Reports{
+		Store: e.Store, Box: e.Box, Mailer: e.mailer,
+		Webhooks:  &safehttp.Poster{Client: safehttp.NewClient(e.webhookPolicy, 10*time.Second), Policy: e.webhookPolicy},
+		Schedules: e.Reports,
+		Build: func(ctx context.Context, in report.BuildInput) (report.Document, error) {
+			return report.Build(ctx, analytics.New(e.Store.Pool), in)
+		},
+		Render: render.Render, Email: render.Email,
+		PublicURL: e.API.URL, MaxTargetFailures: e.maxTargetFailures, Logger: e.logger,
 	}
 	e.workers = worker.New(e.Temporal, acts, opts)
 	if err := e.workers.Start(); err != nil {

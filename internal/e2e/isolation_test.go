@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/omnitrackiq/omnitrackiq/api"
 	"github.com/omnitrackiq/omnitrackiq/internal/apikey"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/billing"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
@@ -36,17 +39,20 @@ type isoUser struct {
 // isoFixture holds two workspaces: A, which every actor calls, and B, whose ids are used
 // to try to reach across. B's rows are digested before and after.
 type isoFixture struct {
-	e      *env
-	A, B   string
-	users  map[auth.Role]isoUser // members of A
-	userB  isoUser               // owner of B, outsider to A
-	keyA   map[auth.KeyScope]string
-	keyB   string
-	connA  string
-	connB  string
-	syncA  string // a sync workflow id of A
-	syncB  string // a sync workflow id of B
-	actors []isoActor
+	e     *env
+	A, B  string
+	users map[auth.Role]isoUser // members of A
+	userB isoUser               // owner of B, outsider to A
+	keyA  map[auth.KeyScope]string
+	keyB  string
+	connA string
+	connB string
+	syncA string // a sync workflow id of A
+	syncB string // a sync workflow id of B
+	// reportA/B are on-demand reports, each with one rendered run (runA/B).
+	reportA, reportB string
+	runA, runB       string
+	actors           []isoActor
 	// foreign are B's ids by kind, for paths that name a resource.
 	foreign map[string]string
 	seq     int // numbers unique values in bodies
@@ -138,8 +144,11 @@ func newIsoFixture(e *env) *isoFixture {
 	f.connB = e.connectMeta()
 	f.syncB = e.triggerSync(f.connB)
 	e.APIKey = keyA
-	f.foreign = map[string]string{"connection": f.connB, "sync": f.syncB, "user": f.userB.ID, "workspace": f.B}
-	f.markers = []string{f.connB, f.syncB, f.userB.Email, "secret-name-7f3a"}
+	f.reportA, f.runA = f.reportWithRun(f.A, "A report")
+	f.reportB, f.runB = f.reportWithRun(f.B, "B report secret-report-9c1e")
+	f.foreign = map[string]string{"connection": f.connB, "sync": f.syncB, "user": f.userB.ID, "workspace": f.B,
+		"report": f.reportB}
+	f.markers = []string{f.connB, f.syncB, f.userB.Email, "secret-name-7f3a", f.reportB, f.runB, "secret-report-9c1e"}
 
 	f.actors = []isoActor{
 		{name: "anonymous"},
@@ -173,6 +182,37 @@ func (f *isoFixture) spareConnection() string {
 	return c.ID
 }
 
+// reportWithRun stores an on-demand report of ws and one rendered run of it.
+func (f *isoFixture) reportWithRun(ws, name string) (reportID, runID string) {
+	f.e.t.Helper()
+	r, err := f.e.Store.CreateReport(f.e.ctx, store.SaveReport{ID: uuid.NewString(), WorkspaceID: ws, Definition: report.Definition{
+		Name: name, Metrics: []string{"spend"}, Range: report.Range{Relative: report.RangeYesterday},
+		Formats: []string{"csv"}, Timezone: "UTC", Limit: report.DefaultRows,
+	}}, nil)
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	run, err := f.e.Store.StartReportRun(f.e.ctx, store.StartReportRunParams{WorkspaceID: ws, ReportID: r.ID,
+		WorkflowID: "iso-" + r.ID, Trigger: "manual", From: "2026-01-01", To: "2026-01-01"})
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	err = f.e.Store.SetReportRunRendered(f.e.ctx, run.ID, 1, nil, report.Document{Title: name},
+		[]report.Artifact{{Format: "csv", ContentType: "text/csv", Filename: "r.csv", Content: []byte("Spend\r\n1\r\n")}})
+	if err != nil {
+		f.e.t.Fatal(err)
+	}
+	return r.ID, run.ID
+}
+
+// spareReport adds an on-demand report to A for a call that consumes one.
+func (f *isoFixture) spareReport() string {
+	f.e.t.Helper()
+	f.seq++
+	id, _ := f.reportWithRun(f.A, fmt.Sprintf("spare %d", f.seq))
+	return id
+}
+
 // digestB is a summary of everything in workspace B an attack could change.
 func (f *isoFixture) digestB() string {
 	f.e.t.Helper()
@@ -185,6 +225,8 @@ func (f *isoFixture) digestB() string {
 			(SELECT string_agg(concat_ws(',', id, coalesce(revoked_at::text, ''), coalesce(accepted_at::text, '')), ';' ORDER BY id) FROM invites WHERE workspace_id = $1),
 			(SELECT concat_ws(',', name, currency, timezone) FROM workspaces WHERE id = $1),
 			(SELECT count(*) FROM audit_log WHERE workspace_id = $1)::text,
+			(SELECT string_agg(concat_ws(',', id, name, paused, md5(definition::text), coalesce(md5(webhook_secret_ciphertext), '')), ';' ORDER BY id) FROM reports WHERE workspace_id = $1),
+			(SELECT string_agg(concat_ws(',', id, status), ';' ORDER BY id) FROM report_runs WHERE workspace_id = $1),
 			-- B's owner is also the outsider, who may rename themselves: the name is theirs.
 			(SELECT string_agg(concat_ws(',', email, password_hash), ';' ORDER BY id) FROM users WHERE id = $2)
 		)`, f.B, f.userB.ID).Scan(&d)
@@ -429,6 +471,39 @@ func isolationCases() map[string]isoCase {
 		// A forged state is refused whoever calls.
 		"GET /v1/oauth/callback/:provider": {own: path("/v1/oauth/callback/meta?state=s1.forged.sig&code=abc"), ok: []int{400}},
 	}
+	rep := func(suffix string) isoCase {
+		return isoCase{
+			own:     func(f *isoFixture) string { return "/v1/reports/" + f.reportA + suffix },
+			foreign: func(f *isoFixture) string { return "/v1/reports/" + f.reportB + suffix },
+		}
+	}
+	run := func(suffix string) isoCase {
+		return isoCase{
+			own:     func(f *isoFixture) string { return "/v1/reports/" + f.reportA + "/runs/" + f.runA + suffix },
+			foreign: func(f *isoFixture) string { return "/v1/reports/" + f.reportB + "/runs/" + f.runB + suffix },
+		}
+	}
+	definition := func(f *isoFixture) any {
+		f.seq++
+		return map[string]any{"name": fmt.Sprintf("Report %d", f.seq), "metrics": []string{"spend", "revenue"},
+			"range": map[string]any{"relative": "last_7_days"}}
+	}
+	cases["POST /v1/reports"] = isoCase{own: path("/v1/reports"), body: definition}
+	cases["GET /v1/reports"] = isoCase{own: path("/v1/reports")}
+	cases["POST /v1/reports/preview"] = isoCase{own: path("/v1/reports/preview"), body: definition}
+	cases["GET /v1/reports/:id"] = rep("")
+	cases["PUT /v1/reports/:id"] = withBody(rep(""), definition)
+	cases["DELETE /v1/reports/:id"] = isoCase{
+		own:     func(f *isoFixture) string { return "/v1/reports/" + f.spareReport() },
+		foreign: func(f *isoFixture) string { return "/v1/reports/" + f.reportB },
+	}
+	cases["POST /v1/reports/:id/pause"] = rep("/pause")
+	cases["POST /v1/reports/:id/resume"] = rep("/resume")
+	cases["POST /v1/reports/:id/run"] = rep("/run")
+	cases["POST /v1/reports/:id/webhook-secret"] = rep("/webhook-secret")
+	cases["GET /v1/reports/:id/runs"] = rep("/runs")
+	cases["GET /v1/reports/:id/runs/:run"] = run("")
+	cases["GET /v1/reports/:id/runs/:run/download"] = run("/download?format=csv")
 	for k, c := range teamIsolationCases() {
 		cases[k] = c
 	}
