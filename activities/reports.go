@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
@@ -127,16 +128,32 @@ func (r *Reports) PrepareReportRun(ctx context.Context, in PrepareReportRunInput
 		return PreparedReportRun{}, reportStoreErr("report "+in.ReportID, err)
 	}
 	out := PreparedReportRun{RunID: run.ID, From: run.From, To: run.To}
-	if rep.Paused && in.Trigger == "schedule" {
+	// A suspended workspace (an invoice unpaid for 14 days) gets no scheduled reports, as
+	// its scheduled syncs stop; paying restores both.
+	suspended := false
+	if in.Trigger == "schedule" {
+		st, err := r.Store.BillingStanding(ctx, in.WorkspaceID)
+		if err != nil {
+			return PreparedReportRun{}, fmt.Errorf("billing standing of %s: %w", in.WorkspaceID, err)
+		}
+		suspended = st.DunningState == billing.DunningSuspended
+	}
+	if (rep.Paused || suspended) && in.Trigger == "schedule" {
 		note := "report paused"
 		if rep.PausedReason != "" {
 			note += ": " + rep.PausedReason
 		}
+		if !rep.Paused {
+			note = "workspace suspended for an unpaid invoice"
+		}
 		if err := r.Store.FinishReportRun(ctx, run.ID, store.ReportRunSkipped, note); err != nil {
 			return PreparedReportRun{}, reportStoreErr("report run "+run.ID, err)
 		}
-		r.logger().Info("scheduled report run skipped: report paused", "report_id", rep.ID, "run_id", run.ID)
+		r.logger().Info("scheduled report run skipped", "report_id", rep.ID, "run_id", run.ID, "why", note)
 		out.Skipped, out.Reason = true, "paused"
+		if !rep.Paused {
+			out.Reason = "suspended"
+		}
 		return out, nil
 	}
 	ids, err := r.Store.EnsureReportDeliveries(ctx, run.ID, in.WorkspaceID, rep.Definition.Recipients.Emails,

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
@@ -494,4 +495,20 @@ func TestFinishReportRunOutcome(t *testing.T) {
 		require.Equal(t, c.errText, run.Error)
 		require.NotNil(t, run.FinishedAt)
 	}
+}
+
+// TestScheduledReportOfASuspendedWorkspaceIsSkipped: a workspace suspended for an unpaid
+// invoice gets no scheduled report; a person can still run one by hand.
+func TestScheduledReportOfASuspendedWorkspaceIsSkipped(t *testing.T) {
+	f := newReportFixture(t)
+	require.NoError(t, f.st.SetDunning(context.Background(), f.ws, billing.DunningSuspended, "dunning-sub-inv"))
+	skipped := f.prepare(t, "report-sched-suspended", "schedule")
+	require.True(t, skipped.Skipped)
+	require.Equal(t, "suspended", skipped.Reason)
+	require.Empty(t, skipped.DeliveryIDs)
+	run, err := f.st.GetReportRun(context.Background(), skipped.RunID)
+	require.NoError(t, err)
+	require.Equal(t, store.ReportRunSkipped, run.Status)
+	require.Contains(t, run.Error, "suspended")
+	require.False(t, f.prepare(t, "report-manual-suspended", "manual").Skipped)
 }
