@@ -17,9 +17,9 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/activities"
 	"github.com/omnitrackiq/omnitrackiq/api"
+	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/auth"
 	"github.com/omnitrackiq/omnitrackiq/internal/billing"
-	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/billingsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels/ga4"

@@ -34,6 +34,10 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/report/render"
+	"github.com/omnitrackiq/omnitrackiq/internal/reportsvc"
+	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
 	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
 	sandboxmeta "github.com/omnitrackiq/omnitrackiq/internal/sandbox/meta"
@@ -45,10 +49,6 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/stripemock"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
-	"github.com/omnitrackiq/omnitrackiq/internal/report"
-	"github.com/omnitrackiq/omnitrackiq/internal/report/render"
-	"github.com/omnitrackiq/omnitrackiq/internal/reportsvc"
-	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
 	"github.com/omnitrackiq/omnitrackiq/internal/toolbin"
 	"github.com/omnitrackiq/omnitrackiq/worker"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
@@ -345,7 +345,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		CheckWebhookURL: func(ctx context.Context, raw string) error {
 			return safehttp.CheckURL(ctx, raw, e.webhookPolicy)
 		},
-		Store:   st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
+		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
