@@ -32,6 +32,9 @@ type Options struct {
 	// Billing runs the dunning workflow and its activities on the billing queue; nil: this
 	// process runs no billing worker.
 	Billing *activities.Billing
+	// Reports runs the ReportRun workflow and its activities on the reports queue; nil: this
+	// process runs no reports worker.
+	Reports *activities.Reports
 }
 
 // Workers are the Temporal workers of one process.
@@ -48,7 +51,8 @@ const heartbeatSendInterval = 5 * time.Second
 
 // New creates the workers: one on the "sync" queue for workflows and bookkeeping
 // activities, one per channel queue for the activities that call the provider, and, with
-// Options.Billing, one on the "billing" queue for the dunning workflow and its activities.
+// Options.Billing, one on the "billing" queue for the dunning workflow and its activities,
+// and with Options.Reports, one on the "reports" queue for ReportRun and its activities.
 func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	w := &Workers{ensureSchedules: o.EnsureSchedules}
 	syncWorker := sdkworker.New(c, workflows.TaskQueueSync, sdkworker.Options{Interceptors: o.Interceptors})
@@ -75,6 +79,18 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 		bw.RegisterActivityWithOptions(b.DowngradeToFree, activity.RegisterOptions{Name: "DowngradeToFree"})
 		bw.RegisterActivityWithOptions(b.SendDunningEmail, activity.RegisterOptions{Name: "SendDunningEmail"})
 		w.all = append(w.all, bw)
+	}
+
+	if r := o.Reports; r != nil {
+		// Its own queue, so a Monday-morning report never waits behind a backlog of syncs.
+		rw := sdkworker.New(c, workflows.TaskQueueReports, sdkworker.Options{Interceptors: o.Interceptors})
+		rw.RegisterWorkflowWithOptions(workflows.ReportRun, workflow.RegisterOptions{Name: "ReportRun"})
+		rw.RegisterActivityWithOptions(r.PrepareReportRun, activity.RegisterOptions{Name: "PrepareReportRun"})
+		rw.RegisterActivityWithOptions(r.RenderReport, activity.RegisterOptions{Name: "RenderReport"})
+		rw.RegisterActivityWithOptions(r.DeliverReport, activity.RegisterOptions{Name: "DeliverReport"})
+		rw.RegisterActivityWithOptions(r.RecordDeliveryFailure, activity.RegisterOptions{Name: "RecordDeliveryFailure"})
+		rw.RegisterActivityWithOptions(r.FinishReportRun, activity.RegisterOptions{Name: "FinishReportRun"})
+		w.all = append(w.all, rw)
 	}
 
 	chans := o.Channels

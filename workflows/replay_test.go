@@ -43,6 +43,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		{"Dunning advanced to cancellation, with duplicates, 3DS and an extension", "testdata/dunning-canceled.history.json"},
 		{"Dunning recovered by a new payment method while suspended", "testdata/dunning-payment-method.history.json"},
 		{"Dunning recovered by invoice.paid while restricted", "testdata/dunning-invoice-paid.history.json"},
+		{"ReportRun whose webhook answered 503 once", "testdata/report_run_retried.history.json"},
+		{"ReportRun whose webhook refused the delivery", "testdata/report_run_delivery_failed.history.json"},
+		{"ReportRun started by its Schedule", "testdata/report_run_scheduled.history.json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +54,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(Backfill, workflow.RegisterOptions{Name: "Backfill"})
 			r.RegisterWorkflowWithOptions(WorkspaceSync, workflow.RegisterOptions{Name: "WorkspaceSync"})
 			r.RegisterWorkflowWithOptions(Dunning, workflow.RegisterOptions{Name: "Dunning"})
+			r.RegisterWorkflowWithOptions(ReportRun, workflow.RegisterOptions{Name: "ReportRun"})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, tc.file); err != nil {
 				t.Fatalf("replay %s: %v", tc.file, err)
 			}
