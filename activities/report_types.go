@@ -110,11 +110,13 @@ type DeliveryFailureOutcome struct {
 	Paused bool
 }
 
-// FinishReportRunInput records a run's outcome.
+// FinishReportRunInput records a run's outcome. Error, when set, is why the run failed
+// before delivering (its render failed for good).
 type FinishReportRunInput struct {
 	RunID     string
 	Delivered int
 	Failed    int
+	Error     string
 }
 
 // Non-retryable error types of the report activities.

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
@@ -187,8 +188,16 @@ func (r *Reports) RenderReport(ctx context.Context, in RenderReportInput) (Rende
 	if err != nil {
 		return RenderedReport{}, err
 	}
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, "query")
+	}
 	doc, err := r.Build(ctx, report.BuildInput{WorkspaceID: run.WorkspaceID, ReportID: run.ReportID, RunID: run.ID,
 		Definition: rep.Definition, From: run.From, To: run.To, GeneratedAt: time.Now().UTC(), Freshness: fresh})
+	if errors.Is(err, analytics.ErrTooManyRows) {
+		// The same query will split into as many rows on every retry.
+		return RenderedReport{}, invalidInput("report %s splits into more than %d rows: add a filter or a coarser dimension",
+			rep.ID, analytics.MaxReportRows)
+	}
 	if err != nil {
 		return RenderedReport{}, fmt.Errorf("build report run %s: %w", run.ID, err)
 	}
@@ -479,6 +488,9 @@ func (r *Reports) FinishReportRun(ctx context.Context, in FinishReportRunInput) 
 		return invalidInput("finish report run: run id is required")
 	}
 	status, errText := runOutcome(in.Delivered, in.Failed)
+	if in.Error != "" {
+		status, errText = store.ReportRunFailed, in.Error
+	}
 	if err := r.Store.FinishReportRun(ctx, in.RunID, status, errText); err != nil {
 		return reportStoreErr("report run "+in.RunID, err)
 	}
@@ -486,8 +498,12 @@ func (r *Reports) FinishReportRun(ctx context.Context, in FinishReportRunInput) 
 	return nil
 }
 
+// runOutcome is a run's status from its deliveries: rendered when it had no recipient
+// (its files are there to download), delivered, partially delivered or failed.
 func runOutcome(delivered, failed int) (status, errText string) {
 	switch {
+	case delivered == 0 && failed == 0:
+		return store.ReportRunRendered, ""
 	case failed == 0:
 		return store.ReportRunDelivered, ""
 	case delivered == 0:

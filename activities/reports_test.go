@@ -482,7 +482,7 @@ func TestFinishReportRunOutcome(t *testing.T) {
 		errText           string
 	}{
 		{3, 0, store.ReportRunDelivered, ""},
-		{0, 0, store.ReportRunDelivered, ""},
+		{0, 0, store.ReportRunRendered, ""},
 		{2, 1, store.ReportRunPartiallyDelivered, "1 of 3 deliveries failed"},
 		{0, 2, store.ReportRunFailed, "all 2 deliveries failed"},
 	}

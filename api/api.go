@@ -219,7 +219,7 @@ func NewRouter(d Deps) *Router {
 	manageReports := Policy{Access: Scoped, Action: auth.ManageReports}
 	s.handle(v1, "POST", "/reports", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateCreate}, s.createReport)
 	s.handle(v1, "GET", "/reports", readReports, s.listReports)
-	s.handle(v1, "POST", "/reports/preview", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateRead}, s.previewReport)
+	s.handle(v1, "POST", "/reports/preview", readReports, s.previewReport)
 	s.handle(v1, "GET", "/reports/:id", readReports, s.getReport)
 	s.handle(v1, "PUT", "/reports/:id", manageReports, s.updateReport)
 	s.handle(v1, "DELETE", "/reports/:id", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateReduce}, s.deleteReport)

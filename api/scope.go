@@ -40,8 +40,8 @@ type Policy struct {
 	// Gate is what a Scoped route needs from the workspace's billing standing (checked only
 	// when billing is configured). A route that names none (the zero value, GateRead) gets
 	// one from its action and method: GateSync for running syncs, GateReduce for
-	// disconnecting, GateRead for GET, GateWrite for anything else. A non-GET route cannot
-	// ask for GateRead explicitly.
+	// disconnecting, GateRead for GET and for a data:read route of another method (a query
+	// with a body, such as a report preview), GateWrite for anything else.
 	Gate billing.Gate
 }
 
@@ -54,7 +54,7 @@ func (p Policy) resolveGate(method string) billing.Gate {
 		return billing.GateSync
 	case p.Action == auth.DeleteConnections:
 		return billing.GateReduce
-	case method == http.MethodGet:
+	case method == http.MethodGet, p.Action == auth.ReadData:
 		return billing.GateRead
 	}
 	return billing.GateWrite

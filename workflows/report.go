@@ -52,6 +52,9 @@ func reportRenderOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:           TaskQueueReports,
 		StartToCloseTimeout: 5 * time.Minute,
+		// RenderReport heartbeats before its query and after each format: a worker that
+		// died mid-render is noticed within a minute rather than at the 5-minute timeout.
+		HeartbeatTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
 			NonRetryableErrorTypes: []string{activities.ErrTypeReportNotFound, activities.ErrTypeInvalidInput},
@@ -115,6 +118,11 @@ func ReportRun(ctx workflow.Context, in ReportRunInput) (ReportRunResult, error)
 	var rendered activities.RenderedReport
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, reportRenderOptions()), acts.RenderReport,
 		activities.RenderReportInput{RunID: prep.RunID}).Get(ctx, &rendered); err != nil {
+		// The run row says so too, so the API does not show a run forever "running".
+		res.Status = ReportRunFailed
+		_ = workflow.ExecuteActivity(storeCtx, acts.FinishReportRun, activities.FinishReportRunInput{
+			RunID: prep.RunID, Error: "render failed: " + deliveryErrorText(err),
+		}).Get(ctx, nil)
 		return res, fmt.Errorf("render run %s of report %s: %w", prep.RunID, in.ReportID, err)
 	}
 	res.Rows = rendered.Rows

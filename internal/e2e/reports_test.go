@@ -69,14 +69,14 @@ func (e *env) seedReportData() {
 	e.syncAndWait(e.connectShopify(sandboxshopify.DefaultToken))
 }
 
-// waitReportRun polls the run until it leaves "running" and "rendered", and returns it.
+// waitReportRun polls the run until it is finished, and returns it.
 func (e *env) waitReportRun(reportID, runID string, timeout time.Duration) map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		status, body := e.call("GET", "/v1/reports/"+reportID+"/runs/"+runID, nil)
 		if status == http.StatusOK {
-			if st, _ := body["status"].(string); st != "running" && st != "rendered" {
+			if body["finished_at"] != nil {
 				return body
 			}
 		}
