@@ -14,6 +14,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
@@ -232,7 +233,7 @@ func (s *server) previewReport(c *gin.Context) {
 		s.unavailable(c, "the database", err)
 		return
 	}
-	doc, err := report.Build(ctx, s.analytics(), report.BuildInput{
+	doc, err := reporting.Build(ctx, s.analytics(), report.BuildInput{
 		WorkspaceID: workspaceID(c), Definition: def, From: from.Format(channels.DateLayout), To: to.Format(channels.DateLayout),
 		GeneratedAt: time.Now().UTC(), Freshness: fresh, MaxRows: report.PreviewRows,
 	})

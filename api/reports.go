@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
@@ -104,7 +105,7 @@ func (s *server) readDefinitionWith(c *gin.Context, def *report.Definition, prev
 		s.unavailable(c, "the database", err)
 		return false
 	}
-	v := report.Validator{DefaultTimezone: ws.Timezone, CheckWebhookURL: s.CheckWebhookURL}
+	v := reporting.Validator{DefaultTimezone: ws.Timezone, CheckWebhookURL: s.CheckWebhookURL}
 	if errs := v.Validate(c.Request.Context(), def); len(errs) > 0 {
 		out := make([]FieldError, 0, len(errs))
 		for _, e := range errs {

@@ -32,6 +32,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/report/render"
+	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
 	"github.com/omnitrackiq/omnitrackiq/internal/reportsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
@@ -201,7 +202,7 @@ func (d *Deps) ReportActivities(mailer notify.Mailer) *activities.Reports {
 		Webhooks:  &safehttp.Poster{Client: safehttp.NewClient(p, 30*time.Second), Policy: p, UserAgent: "OmniTrackIQ-Webhooks/1"},
 		Schedules: d.ReportService(),
 		Build: func(ctx context.Context, in report.BuildInput) (report.Document, error) {
-			return report.Build(ctx, analytics.New(d.Store.Pool), in)
+			return reporting.Build(ctx, analytics.New(d.Store.Pool), in)
 		},
 		Render: render.Render, Email: render.Email,
 		PublicURL: d.Config.PublicURL, MaxTargetFailures: d.Config.MaxTargetFailures,

@@ -36,6 +36,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/oauth"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/report/render"
+	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
 	"github.com/omnitrackiq/omnitrackiq/internal/reportsvc"
 	"github.com/omnitrackiq/omnitrackiq/internal/safehttp"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
@@ -402,7 +403,7 @@ func (e *env) StartWorkers() {
 		Webhooks:  &safehttp.Poster{Client: safehttp.NewClient(e.webhookPolicy, 10*time.Second), Policy: e.webhookPolicy},
 		Schedules: e.Reports,
 		Build: func(ctx context.Context, in report.BuildInput) (report.Document, error) {
-			return report.Build(ctx, analytics.New(e.Store.Pool), in)
+			return reporting.Build(ctx, analytics.New(e.Store.Pool), in)
 		},
 		Render: render.Render, Email: render.Email,
 		PublicURL: e.API.URL, MaxTargetFailures: e.maxTargetFailures, Logger: e.logger,

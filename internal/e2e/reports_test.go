@@ -226,9 +226,10 @@ func TestWeeklyReportEndToEnd(t *testing.T) {
 		require.Equal(t, 1, e.mailsWithSubject(addr, "Weekly performance"))
 	}
 
-	// The PDF is a real PDF: a reader finds the title, the range and the totals in it.
+	// The PDF is a real PDF: a reader finds the title, the range and the totals in it (the
+	// reader drops the spaces between words: fpdf's core fonts carry no word spacing).
 	text := pdfText(t, pdfFile)
-	require.Contains(t, text, "Weekly performance")
+	require.Contains(t, text, "Weeklyperformance")
 	require.Contains(t, text, from)
 	require.Contains(t, text, to)
 	for i := 1; i < len(total); i++ {
@@ -487,8 +488,8 @@ func TestReportPreviewAndPlanLimit(t *testing.T) {
 	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM reports`).Scan(&n))
 	require.Zero(t, n, "a preview saves nothing")
 
-	// The starter plan allows one scheduled report.
-	require.NoError(t, e.Store.SetPlan(e.ctx, e.Workspace, "starter", "active"))
+	// The free plan allows one scheduled report.
+	require.NoError(t, e.Store.SetPlan(e.ctx, e.Workspace, "free", ""))
 	scheduled := func(name string) map[string]any {
 		return map[string]any{"name": name, "metrics": []string{"spend"}, "range": map[string]any{"relative": "yesterday"},
 			"schedule":   map[string]any{"frequency": "monthly", "day_of_month": 31, "time": "07:00"},

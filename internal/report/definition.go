@@ -1,7 +1,8 @@
 // Package report holds what a report is: its definition (metrics, dimensions, filters, a
-// date range, formats, recipients and a schedule), the validation of that definition at
-// the edge, the resolution of its range at a moment in its time zone, and the document
-// that the renderers turn into CSV, HTML and PDF.
+// date range, formats, recipients and a schedule), the resolution of its range at a moment
+// in its time zone, and the document that the renderers turn into CSV, HTML and PDF. It
+// depends on no other package of the module, so the store can hold its types; validating a
+// definition and building a document from the KPIs is package reporting's job.
 package report
 
 import "time"

@@ -1,4 +1,4 @@
-package report_test
+package reporting_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
 	"github.com/omnitrackiq/omnitrackiq/internal/testdb"
 )
 
@@ -130,7 +131,7 @@ func TestBuildTotalsEqualSummary(t *testing.T) {
 	}
 	for _, dims := range [][]string{nil, {"day"}, {"week"}} {
 		t.Run(strings.Join(dims, ","), func(t *testing.T) {
-			doc, err := report.Build(ctx, q, report.BuildInput{
+			doc, err := reporting.Build(ctx, q, report.BuildInput{
 				WorkspaceID: ws, ReportID: "r1", RunID: "run1", From: "2026-11-02", To: "2026-11-08",
 				Definition: report.Definition{Name: "Weekly", Metrics: analytics.MetricNames(), Dimensions: dims,
 					Range: report.Range{Relative: report.RangeLastWeek}, ComparePrevious: true, Timezone: "America/New_York"},
@@ -147,7 +148,7 @@ func TestBuildTotalsEqualSummary(t *testing.T) {
 			if len(doc.Total) != len(doc.Columns) || len(doc.Previous) != len(doc.Columns) || len(doc.Change) != len(doc.Columns) {
 				t.Fatalf("rows of %d, %d, %d cells for %d columns", len(doc.Total), len(doc.Previous), len(doc.Change), len(doc.Columns))
 			}
-			if len(dims) > 0 && (doc.Total[0] != report.TotalLabel || doc.Change[0] != report.ChangeLabel) {
+			if len(dims) > 0 && (doc.Total[0] != reporting.TotalLabel || doc.Change[0] != reporting.ChangeLabel) {
 				t.Errorf("labels %q %q", doc.Total[0], doc.Change[0])
 			}
 			for i, c := range doc.Columns {
@@ -160,7 +161,7 @@ func TestBuildTotalsEqualSummary(t *testing.T) {
 				if doc.Previous[i] != prev[c.Key] {
 					t.Errorf("previous %s = %q, summary %q", c.Key, doc.Previous[i], prev[c.Key])
 				}
-				if doc.Change[i] != report.Change(prev[c.Key], want[c.Key]) {
+				if doc.Change[i] != reporting.Change(prev[c.Key], want[c.Key]) {
 					t.Errorf("change %s = %q", c.Key, doc.Change[i])
 				}
 			}
@@ -185,7 +186,7 @@ func TestBuildRowsSortLimitChartNotes(t *testing.T) {
 			{Channel: "shopify", Name: "Shop", DataThrough: "2026-11-08", LastSync: "running", Status: "active"},
 		},
 	}
-	doc, err := report.Build(ctx, q, in)
+	doc, err := reporting.Build(ctx, q, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestBuildRowsSortLimitChartNotes(t *testing.T) {
 	// By day: oldest first by default, every day of the range, the chart per day.
 	in.Definition = report.Definition{Name: "Daily", Metrics: []string{"orders", "sessions"}, Dimensions: []string{"day"}}
 	in.MaxRows, in.Freshness = 0, nil
-	doc, err = report.Build(ctx, q, in)
+	doc, err = reporting.Build(ctx, q, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +251,11 @@ func TestBuildRowsSortLimitChartNotes(t *testing.T) {
 	in.Definition = report.Definition{Name: "UTM", Metrics: []string{"orders", "aov"}, Dimensions: []string{"utm_source"},
 		Sort:    &report.Sort{By: "utm_source", Desc: true},
 		Filters: []report.Filter{{Field: "utm_source", Op: "not_in", Values: []string{"google"}}}}
-	doc, err = report.Build(ctx, q, in)
+	doc, err = reporting.Build(ctx, q, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRows = [][]string{{"tiktok", "1", "45.00"}, {"facebook", "2", "110.245"}, {report.NoneLabel, "1", "33.33"}}
+	wantRows = [][]string{{"tiktok", "1", "45.00"}, {"facebook", "2", "110.245"}, {reporting.NoneLabel, "1", "33.33"}}
 	if !reflect.DeepEqual(doc.Rows, wantRows) {
 		t.Errorf("rows %v, want %v", doc.Rows, wantRows)
 	}
@@ -272,7 +273,7 @@ func TestChange(t *testing.T) {
 		{"-10", "-5", "+50.0%"},
 		{"0.3", "0.30005", "0.0%"},
 	} {
-		if got := report.Change(tc.prev, tc.cur); got != tc.want {
+		if got := reporting.Change(tc.prev, tc.cur); got != tc.want {
 			t.Errorf("Change(%q, %q) = %q, want %q", tc.prev, tc.cur, got, tc.want)
 		}
 	}

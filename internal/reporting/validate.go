@@ -1,4 +1,4 @@
-package report
+package reporting
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
 )
 
 // FieldError is one problem with a definition: Field is the JSON path of the bad value
@@ -57,7 +58,7 @@ type Validator struct {
 // filter value between Value and Values to where its operator reads it, and clears the
 // schedule fields its frequency does not use) and returns every problem found, nil when
 // def is valid.
-func (v Validator) Validate(ctx context.Context, def *Definition) []FieldError {
+func (v Validator) Validate(ctx context.Context, def *report.Definition) []FieldError {
 	var errs []FieldError
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -94,7 +95,7 @@ func (v Validator) Validate(ctx context.Context, def *Definition) []FieldError {
 		fail("metrics", "at least one metric is required; allowed: %s", strings.Join(allowedMetrics, ", "))
 	}
 
-	allowedDims := Dimensions()
+	allowedDims := report.Dimensions()
 	var dims []string
 	dimIndex := map[string]int{}
 	times := 0
@@ -146,9 +147,9 @@ func (v Validator) Validate(ctx context.Context, def *Definition) []FieldError {
 	}
 	switch {
 	case def.Limit == 0:
-		def.Limit = DefaultRows
-	case def.Limit < 0 || def.Limit > MaxRows:
-		fail("limit", "must be between 1 and %d (0 means %d)", MaxRows, DefaultRows)
+		def.Limit = report.DefaultRows
+	case def.Limit < 0 || def.Limit > report.MaxRows:
+		fail("limit", "must be between 1 and %d (0 means %d)", report.MaxRows, report.DefaultRows)
 	}
 
 	var formats []string
@@ -158,12 +159,12 @@ func (v Validator) Validate(ctx context.Context, def *Definition) []FieldError {
 			continue
 		}
 		formats = append(formats, f)
-		if !slices.Contains(AllFormats(), f) {
-			fail(fmt.Sprintf("formats[%d]", i), "unknown format %q; allowed: %s", f, strings.Join(AllFormats(), ", "))
+		if !slices.Contains(report.AllFormats(), f) {
+			fail(fmt.Sprintf("formats[%d]", i), "unknown format %q; allowed: %s", f, strings.Join(report.AllFormats(), ", "))
 		}
 	}
 	if len(formats) == 0 {
-		formats = []string{FormatCSV}
+		formats = []string{report.FormatCSV}
 	}
 	def.Formats = formats
 
@@ -193,7 +194,7 @@ func (v Validator) Validate(ctx context.Context, def *Definition) []FieldError {
 }
 
 // filters validates and normalizes def.Filters; validMetric are the known metrics.
-func (v Validator) filters(def *Definition, validMetric map[string]bool) []FieldError {
+func (v Validator) filters(def *report.Definition, validMetric map[string]bool) []FieldError {
 	var errs []FieldError
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -287,7 +288,7 @@ func valueProblem(val string) string {
 
 // validateRange checks that r is exactly one of a known relative range and a fixed range
 // of valid days.
-func validateRange(r *Range) []FieldError {
+func validateRange(r *report.Range) []FieldError {
 	r.Relative = strings.ToLower(strings.TrimSpace(r.Relative))
 	r.From, r.To = strings.TrimSpace(r.From), strings.TrimSpace(r.To)
 	fixed := r.From != "" || r.To != ""
@@ -295,12 +296,12 @@ func validateRange(r *Range) []FieldError {
 	case r.Relative != "" && fixed:
 		return []FieldError{{"range", "give either relative or from and to, not both"}}
 	case r.Relative != "":
-		if !slices.Contains(RelativeRanges(), r.Relative) {
-			return []FieldError{{"range.relative", fmt.Sprintf("unknown range %q; allowed: %s", r.Relative, strings.Join(RelativeRanges(), ", "))}}
+		if !slices.Contains(report.RelativeRanges(), r.Relative) {
+			return []FieldError{{"range.relative", fmt.Sprintf("unknown range %q; allowed: %s", r.Relative, strings.Join(report.RelativeRanges(), ", "))}}
 		}
 		return nil
 	case !fixed:
-		return []FieldError{{"range", "give relative (" + strings.Join(RelativeRanges(), ", ") + ") or from and to"}}
+		return []FieldError{{"range", "give relative (" + strings.Join(report.RelativeRanges(), ", ") + ") or from and to"}}
 	}
 	var errs []FieldError
 	parse := func(field, s string) time.Time {
@@ -338,7 +339,7 @@ func Weekdays() []string {
 }
 
 // validateSchedule checks s and clears the fields its frequency does not use.
-func validateSchedule(s *Schedule) []FieldError {
+func validateSchedule(s *report.Schedule) []FieldError {
 	var errs []FieldError
 	fail := func(field, msg string) { errs = append(errs, FieldError{field, msg}) }
 	s.Frequency = strings.ToLower(strings.TrimSpace(s.Frequency))
@@ -348,20 +349,20 @@ func validateSchedule(s *Schedule) []FieldError {
 		fail("schedule.time", fmt.Sprintf("%q is not a time of day HH:MM between 00:00 and 23:59", s.Time))
 	}
 	switch s.Frequency {
-	case Daily:
+	case report.Daily:
 		s.Weekday, s.DayOfMonth = "", 0
-	case Weekly:
+	case report.Weekly:
 		s.DayOfMonth = 0
 		if !slices.Contains(Weekdays(), s.Weekday) {
 			fail("schedule.weekday", fmt.Sprintf("a weekly schedule needs a weekday: one of %s", strings.Join(Weekdays(), ", ")))
 		}
-	case Monthly:
+	case report.Monthly:
 		s.Weekday = ""
 		if s.DayOfMonth < 1 || s.DayOfMonth > 31 {
 			fail("schedule.day_of_month", "a monthly schedule needs a day of month from 1 to 31 (a later day than the month has runs on its last day)")
 		}
 	default:
-		fail("schedule.frequency", fmt.Sprintf("unknown frequency %q; allowed: %s, %s, %s", s.Frequency, Daily, Weekly, Monthly))
+		fail("schedule.frequency", fmt.Sprintf("unknown frequency %q; allowed: %s, %s, %s", s.Frequency, report.Daily, report.Weekly, report.Monthly))
 	}
 	return errs
 }
@@ -378,7 +379,7 @@ func validClock(s string) bool {
 }
 
 // recipients validates and normalizes the email addresses and webhook URLs.
-func (v Validator) recipients(ctx context.Context, r *Recipients) []FieldError {
+func (v Validator) recipients(ctx context.Context, r *report.Recipients) []FieldError {
 	var errs []FieldError
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})

@@ -1,4 +1,4 @@
-package report
+package reporting
 
 import (
 	"cmp"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/omnitrackiq/omnitrackiq/internal/analytics"
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
 )
 
 // MaxChartPoints bounds the bars of a document's chart.
@@ -32,8 +33,8 @@ var columnLabels = map[string]string{
 	"impressions": "Impressions", "clicks": "Clicks", "ctr": "CTR", "cpc": "CPC", "cpc_micros": "CPC (micros)",
 	"conversions": "Conversions", "conversion_value": "Conversion value",
 	"conversion_value_micros": "Conversion value (micros)", "sessions": "Sessions", "conversion_rate": "Conversion rate",
-	DimDay: "Day", DimWeek: "Week", DimMonth: "Month", DimChannel: "Channel", DimCampaign: "Campaign",
-	DimUTMSource: "UTM source", DimUTMMedium: "UTM medium", DimUTMCampaign: "UTM campaign",
+	report.DimDay: "Day", report.DimWeek: "Week", report.DimMonth: "Month", report.DimChannel: "Channel", report.DimCampaign: "Campaign",
+	report.DimUTMSource: "UTM source", report.DimUTMMedium: "UTM medium", report.DimUTMCampaign: "UTM campaign",
 }
 
 // ColumnLabel is the human label of a metric or dimension, the key itself when unknown.
@@ -55,40 +56,40 @@ const NoneLabel = "(none)"
 // limited, every cell formatted as the summary shows its metric, totals over every row,
 // the previous period and its change when the definition compares, a chart of the first
 // metric and notes on what the numbers rest on.
-func Build(ctx context.Context, q *analytics.Queries, in BuildInput) (Document, error) {
+func Build(ctx context.Context, q *analytics.Queries, in report.BuildInput) (report.Document, error) {
 	def := in.Definition
 	w, err := channels.ParseWindow(in.From, in.To)
 	if err != nil {
-		return Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
+		return report.Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
 	}
 	res, err := q.Report(ctx, in.WorkspaceID, analytics.ReportQuery{
 		Metrics: def.Metrics, Dimensions: def.Dimensions, Filters: reportFilters(def.Filters),
 		Window: w, Compare: def.ComparePrevious,
 	})
 	if err != nil {
-		return Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
+		return report.Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
 	}
-	doc := Document{
+	doc := report.Document{
 		Title: def.Name, ReportID: in.ReportID, RunID: in.RunID, From: in.From, To: in.To,
 		Timezone: cmp.Or(def.Timezone, res.Workspace.Timezone), Currency: res.Workspace.Currency,
 		GeneratedAt: in.GeneratedAt, Freshness: in.Freshness,
 	}
 	for _, d := range def.Dimensions {
-		doc.Columns = append(doc.Columns, Column{Key: d, Label: ColumnLabel(d)})
+		doc.Columns = append(doc.Columns, report.Column{Key: d, Label: ColumnLabel(d)})
 	}
 	for _, m := range def.Metrics {
-		doc.Columns = append(doc.Columns, Column{Key: m, Label: ColumnLabel(m), Metric: true})
+		doc.Columns = append(doc.Columns, report.Column{Key: m, Label: ColumnLabel(m), Metric: true})
 	}
 
 	rows := make([]builtRow, 0, len(res.Rows))
 	for _, r := range res.Rows {
 		cells, err := metricCells(r.Totals, def.Metrics)
 		if err != nil {
-			return Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
+			return report.Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
 		}
 		dims := slices.Clone(r.Dims)
 		for i, d := range def.Dimensions {
-			if dims[i] == "" && (d == DimUTMSource || d == DimUTMMedium || d == DimUTMCampaign) {
+			if dims[i] == "" && (d == report.DimUTMSource || d == report.DimUTMMedium || d == report.DimUTMCampaign) {
 				dims[i] = NoneLabel
 			}
 		}
@@ -98,7 +99,7 @@ func Build(ctx context.Context, q *analytics.Queries, in BuildInput) (Document, 
 	doc.TotalRows = len(rows)
 	limit := def.Limit
 	if limit <= 0 {
-		limit = DefaultRows
+		limit = report.DefaultRows
 	}
 	if in.MaxRows > 0 && in.MaxRows < limit {
 		limit = in.MaxRows
@@ -113,11 +114,11 @@ func Build(ctx context.Context, q *analytics.Queries, in BuildInput) (Document, 
 	}
 
 	if doc.Total, err = summaryRow(TotalLabel, len(def.Dimensions), res.Total, def.Metrics); err != nil {
-		return Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
+		return report.Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
 	}
 	if res.Previous != nil {
 		if doc.Previous, err = summaryRow(PreviousLabel, len(def.Dimensions), *res.Previous, def.Metrics); err != nil {
-			return Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
+			return report.Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
 		}
 		doc.PreviousFrom = res.PreviousWindow.From.Format(channels.DateLayout)
 		doc.PreviousTo = res.PreviousWindow.To.Format(channels.DateLayout)
@@ -132,7 +133,7 @@ func Build(ctx context.Context, q *analytics.Queries, in BuildInput) (Document, 
 		}
 	}
 	if doc.Chart, err = chart(def, rows); err != nil {
-		return Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
+		return report.Document{}, fmt.Errorf("build report %s: %w", in.ReportID, err)
 	}
 	doc.Notes = notes(in, res.ExcludedCurrencies, res.Workspace.Currency, doc)
 	return doc, nil
@@ -140,7 +141,7 @@ func Build(ctx context.Context, q *analytics.Queries, in BuildInput) (Document, 
 
 // reportFilters turns the definition's filters into the query's: one value for the
 // single-value operators, the list for in and not_in.
-func reportFilters(fs []Filter) []analytics.ReportFilter {
+func reportFilters(fs []report.Filter) []analytics.ReportFilter {
 	out := make([]analytics.ReportFilter, 0, len(fs))
 	for _, f := range fs {
 		values := f.Values
@@ -228,7 +229,7 @@ func Change(prev, cur string) string {
 
 // sortRows orders rows by def.Sort, by default the time dimension ascending, else the
 // first metric descending; ties go by the dimension cells.
-func sortRows(rows []builtRow, def Definition) {
+func sortRows(rows []builtRow, def report.Definition) {
 	col, desc, metric := -1, false, false
 	by := ""
 	if def.Sort != nil {
@@ -278,19 +279,19 @@ func compareNumbers(a, b *big.Rat) int {
 // chart draws the first metric: per time bucket (the rows' totals added up per bucket,
 // the latest MaxChartPoints) when the report has a time dimension, else per row in the
 // report's order (the first MaxChartPoints). A report without dimensions has no chart.
-func chart(def Definition, rows []builtRow) (*Chart, error) {
+func chart(def report.Definition, rows []builtRow) (*report.Chart, error) {
 	if len(def.Dimensions) == 0 || len(def.Metrics) == 0 || len(rows) == 0 {
 		return nil, nil
 	}
 	m := def.Metrics[0]
-	c := &Chart{Metric: m, Label: ColumnLabel(m)}
+	c := &report.Chart{Metric: m, Label: ColumnLabel(m)}
 	point := func(label string, t analytics.Totals) error {
 		cells, err := metricCells(t, []string{m})
 		if err != nil {
 			return err
 		}
 		v, _ := strconv.ParseFloat(cells[0], 64)
-		c.Points = append(c.Points, ChartPoint{Label: label, Value: v, Text: cells[0]})
+		c.Points = append(c.Points, report.ChartPoint{Label: label, Value: v, Text: cells[0]})
 		return nil
 	}
 	if t := slices.IndexFunc(def.Dimensions, analytics.ReportTimeDimension); t >= 0 {
@@ -322,7 +323,7 @@ func chart(def Definition, rows []builtRow) (*Chart, error) {
 
 // notes says what the numbers rest on: connections whose data may be incomplete for the
 // range, currencies left out, rows cut by the limit.
-func notes(in BuildInput, excluded []string, currency string, doc Document) []string {
+func notes(in report.BuildInput, excluded []string, currency string, doc report.Document) []string {
 	var out []string
 	for _, f := range in.Freshness {
 		if !f.Stale(in.To) {
