@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -234,6 +236,12 @@ func TestWeeklyReportEndToEnd(t *testing.T) {
 	require.Contains(t, text, to)
 	for i := 1; i < len(total); i++ {
 		require.Contains(t, text, total[i], "total of %s in the PDF", header[i])
+	}
+	// OTQ_REPORT_DUMP=<dir> keeps the files, to look at them in a browser and a PDF viewer.
+	if dir := os.Getenv("OTQ_REPORT_DUMP"); dir != "" {
+		for name, b := range map[string][]byte{"report.csv": csvFile, "report.html": htmlFile, "report.pdf": pdfFile} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+		}
 	}
 	require.Contains(t, string(htmlFile), "<table")
 	require.Contains(t, string(htmlFile), "Weekly performance")
