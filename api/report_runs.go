@@ -132,11 +132,7 @@ func (s *server) listReportRuns(c *gin.Context) {
 		validationProblem(c, errs)
 		return
 	}
-	if _, err := s.Store.GetReport(ctx, workspaceID(c), id); errors.Is(err, store.ErrNotFound) {
-		notFound(c, "report "+id)
-		return
-	} else if err != nil {
-		s.unavailable(c, "the database", err)
+	if _, ok := s.loadReport(c); !ok {
 		return
 	}
 	runs, err := s.Store.ListReportRuns(ctx, workspaceID(c), id, limit, before)

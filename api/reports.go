@@ -148,6 +148,22 @@ func (s *server) applySchedule(ctx context.Context, r store.Report) error {
 		Timezone: r.Timezone, Schedule: r.Definition.Schedule, Paused: r.Paused, Note: note})
 }
 
+// loadReport loads the caller's report named by the path. On failure it has written the
+// problem (404 for another workspace's report) and returns false.
+func (s *server) loadReport(c *gin.Context) (store.Report, bool) {
+	id := c.Param("id")
+	r, err := s.Store.GetReport(c.Request.Context(), workspaceID(c), id)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "report "+id)
+		return store.Report{}, false
+	}
+	if err != nil {
+		s.unavailable(c, "the database", err)
+		return store.Report{}, false
+	}
+	return r, true
+}
+
 // reportWriteFailed answers the errors of a report write.
 func (s *server) reportWriteFailed(c *gin.Context, id, name string, err error) {
 	var limit *store.LimitError
@@ -196,17 +212,11 @@ func (s *server) updateReport(c *gin.Context) {
 	if !s.reportsReady(c) {
 		return
 	}
-	id := c.Param("id")
-	ctx := c.Request.Context()
-	old, err := s.Store.GetReport(ctx, workspaceID(c), id)
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "report "+id)
+	old, ok := s.loadReport(c)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.unavailable(c, "the database", err)
-		return
-	}
+	id, ctx := old.ID, c.Request.Context()
 	var def report.Definition
 	if !s.readDefinition(c, &def) {
 		return
@@ -214,6 +224,7 @@ func (s *server) updateReport(c *gin.Context) {
 	in := store.SaveReport{WorkspaceID: old.WorkspaceID, Definition: def, EnforcePlan: s.enforcing()}
 	var secret string
 	if len(def.Recipients.Webhooks) > 0 && !old.HasWebhookSecret {
+		var err error
 		if secret, in.WebhookSecretCiphertext, err = s.newWebhookSecret(old.WorkspaceID, id); err != nil {
 			s.internal(c, "webhook secret", err)
 			return
@@ -244,14 +255,8 @@ func (s *server) listReports(c *gin.Context) {
 // getReport shows a report with, when it is scheduled, the schedule's state and next runs
 // as Temporal reports them.
 func (s *server) getReport(c *gin.Context) {
-	id := c.Param("id")
-	r, err := s.Store.GetReport(c.Request.Context(), workspaceID(c), id)
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "report "+id)
-		return
-	}
-	if err != nil {
-		s.unavailable(c, "the database", err)
+	r, ok := s.loadReport(c)
+	if !ok {
 		return
 	}
 	out := reportDTO(r)
@@ -313,19 +318,12 @@ func (s *server) runReport(c *gin.Context) {
 	if !s.reportsReady(c) {
 		return
 	}
-	id := c.Param("id")
-	ctx := c.Request.Context()
-	r, err := s.Store.GetReport(ctx, workspaceID(c), id)
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "report "+id)
-		return
-	}
-	if err != nil {
-		s.unavailable(c, "the database", err)
+	r, ok := s.loadReport(c)
+	if !ok {
 		return
 	}
 	runID := uuid.NewString()
-	wfID, err := s.Reports.RunNow(ctx, r.WorkspaceID, r.ID, runID)
+	wfID, err := s.Reports.RunNow(c.Request.Context(), r.WorkspaceID, r.ID, runID)
 	if err != nil {
 		s.unavailable(c, "Temporal", err)
 		return
@@ -337,15 +335,11 @@ func (s *server) runReport(c *gin.Context) {
 
 // rotateWebhookSecret makes a new signing secret; deliveries from now on use it.
 func (s *server) rotateWebhookSecret(c *gin.Context) {
-	id := c.Param("id")
-	ws := workspaceID(c)
-	if _, err := s.Store.GetReport(c.Request.Context(), ws, id); errors.Is(err, store.ErrNotFound) {
-		notFound(c, "report "+id)
-		return
-	} else if err != nil {
-		s.unavailable(c, "the database", err)
+	r, ok := s.loadReport(c)
+	if !ok {
 		return
 	}
+	ws, id := r.WorkspaceID, r.ID
 	secret, sealed, err := s.newWebhookSecret(ws, id)
 	if err != nil {
 		s.internal(c, "webhook secret", err)

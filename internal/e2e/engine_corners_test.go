@@ -108,44 +108,45 @@ func TestSlowPageIsReadByOneAttempt(t *testing.T) {
 	require.Equal(t, want.SpendMicros, e.table().Spend)
 }
 
-// dieAfterRead makes the first SyncWindow call that completes its window's read hang after
-// the read is committed, until the worker is stopped: the worker dies between the last
-// page and the window's finish.
-type dieAfterRead struct {
+// dieAfter makes the first call of an activity whose result done accepts hang, after the
+// activity's work is committed, until the worker is stopped: the worker dies between that
+// activity and whatever the workflow does next.
+type dieAfter struct {
 	interceptor.WorkerInterceptorBase
-	mu      sync.Mutex
-	died    bool
-	reached chan struct{}
+	activity string
+	done     func(out any) bool
+	once     sync.Once
+	reached  chan struct{}
 }
 
-func (d *dieAfterRead) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	i := &dieAfterReadActivity{d: d}
+func newDieAfter(activity string, done func(out any) bool) *dieAfter {
+	return &dieAfter{activity: activity, done: done, reached: make(chan struct{})}
+}
+
+func (d *dieAfter) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	i := &dieAfterActivity{d: d}
 	i.Next = next
 	return i
 }
 
-type dieAfterReadActivity struct {
+type dieAfterActivity struct {
 	interceptor.ActivityInboundInterceptorBase
-	d *dieAfterRead
+	d *dieAfter
 }
 
-func (i *dieAfterReadActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+func (i *dieAfterActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	out, err := i.Next.ExecuteActivity(ctx, in)
-	if activity.GetInfo(ctx).ActivityType.Name != "SyncWindow" || err != nil {
+	if activity.GetInfo(ctx).ActivityType.Name != i.d.activity || err != nil || !i.d.done(out) {
 		return out, err
 	}
-	if res, ok := out.(activities.SyncWindowResult); ok && res.Done {
-		i.d.mu.Lock()
-		first := !i.d.died
-		i.d.died = true
-		i.d.mu.Unlock()
-		if first {
-			close(i.d.reached)
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}
+	first := false
+	i.d.once.Do(func() { first = true })
+	if !first {
+		return out, err
 	}
-	return out, err
+	close(i.d.reached)
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 // TestWorkerDiesBetweenLastPageAndFinish: the window's last page (and with it the removal
@@ -164,7 +165,10 @@ func TestWorkerDiesBetweenLastPageAndFinish(t *testing.T) {
 		VALUES ($1, $2, 'meta', $3, 'gone', 'gone', $4, 'USD', 5000000, 10, 1)`, e.Workspace, connID, demoAccount, res.To)
 	require.NoError(t, err)
 
-	die := &dieAfterRead{reached: make(chan struct{})}
+	die := newDieAfter("SyncWindow", func(out any) bool {
+		res, ok := out.(activities.SyncWindowResult)
+		return ok && res.Done
+	})
 	e.StopWorkers()
 	e.interceptors = []interceptor.WorkerInterceptor{die}
 	e.StartWorkers()

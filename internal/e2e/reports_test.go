@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"rsc.io/pdf"
@@ -285,40 +283,6 @@ func jsonText(v any) string {
 	}
 }
 
-// dieAfterRender makes the first RenderReport that completes hang until the worker stops:
-// the worker dies after the files are stored and before any delivery.
-type dieAfterRender struct {
-	interceptor.WorkerInterceptorBase
-	once    sync.Once
-	reached chan struct{}
-}
-
-func (d *dieAfterRender) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	i := &dieAfterRenderActivity{d: d}
-	i.Next = next
-	return i
-}
-
-type dieAfterRenderActivity struct {
-	interceptor.ActivityInboundInterceptorBase
-	d *dieAfterRender
-}
-
-func (i *dieAfterRenderActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	out, err := i.Next.ExecuteActivity(ctx, in)
-	if activity.GetInfo(ctx).ActivityType.Name != "RenderReport" || err != nil {
-		return out, err
-	}
-	died := false
-	i.d.once.Do(func() { died = true })
-	if died {
-		close(i.d.reached)
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	return out, err
-}
-
 // TestReportWorkerDiesBetweenRenderAndDelivery: the worker dies once the files are stored
 // and before anything is delivered; a new worker finishes the run, and each recipient gets
 // exactly one mail.
@@ -326,7 +290,8 @@ func TestReportWorkerDiesBetweenRenderAndDelivery(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	e.seedReportData()
-	die := &dieAfterRender{reached: make(chan struct{})}
+	// The first render completes and stores its files, then the worker dies.
+	die := newDieAfter("RenderReport", func(any) bool { return true })
 	e.StopWorkers()
 	e.interceptors = []interceptor.WorkerInterceptor{die}
 	e.StartWorkers()
