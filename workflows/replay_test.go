@@ -68,21 +68,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 // 30-day timeline in seconds. It runs only when RECORD_HISTORIES names the directory to
 // write to: `RECORD_HISTORIES=testdata go test -run TestRecordDunningHistories ./workflows/`.
 func TestRecordDunningHistories(t *testing.T) {
-	dir := os.Getenv("RECORD_HISTORIES")
-	if dir == "" {
-		t.Skip("RECORD_HISTORIES is not set")
-	}
-	bin, err := temporalCLIPath()
-	require.NoError(t, err)
+	c, dir := recordingServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: bin, LogLevel: "error", SearchAttributes: AllSearchAttributes(),
-		ClientOptions: &client.Options{Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))},
-	})
-	require.NoError(t, err)
-	defer func() { _ = srv.Stop() }()
-	c := srv.Client()
 
 	st, ws := seedDunningWorkspace(t)
 	stripe := newOpenInvoiceStripe()
@@ -203,3 +191,24 @@ func writeHistory(t *testing.T, ctx context.Context, c client.Client, id, path s
 }
 
 func temporalCLIPath() (string, error) { return toolbin.Find("TEMPORAL_CLI", "temporal") }
+
+// recordingServer starts a dev server for a test that records histories into
+// RECORD_HISTORIES, and skips the test when it is not set. The server stops with the test.
+func recordingServer(t *testing.T) (c client.Client, dir string) {
+	t.Helper()
+	dir = os.Getenv("RECORD_HISTORIES")
+	if dir == "" {
+		t.Skip("RECORD_HISTORIES is not set")
+	}
+	bin, err := temporalCLIPath()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: bin, LogLevel: "error", SearchAttributes: AllSearchAttributes(),
+		ClientOptions: &client.Options{Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	return srv.Client(), dir
+}

@@ -3,8 +3,6 @@ package workflows
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,9 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -82,21 +78,9 @@ func (r *recordingReports) FinishReportRun(_ context.Context, _ activities.Finis
 // run a Schedule started. It runs only when RECORD_HISTORIES names the directory to write
 // to: `RECORD_HISTORIES=testdata go test -run TestRecordReportHistories ./workflows/`.
 func TestRecordReportHistories(t *testing.T) {
-	dir := os.Getenv("RECORD_HISTORIES")
-	if dir == "" {
-		t.Skip("RECORD_HISTORIES is not set")
-	}
-	bin, err := temporalCLIPath()
-	require.NoError(t, err)
+	c, dir := recordingServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: bin, LogLevel: "error", SearchAttributes: AllSearchAttributes(),
-		ClientOptions: &client.Options{Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))},
-	})
-	require.NoError(t, err)
-	defer func() { _ = srv.Stop() }()
-	c := srv.Client()
 
 	acts := &recordingReports{attempts: map[string]int{}, asOf: map[string]time.Time{}}
 	w := worker.New(c, TaskQueueReports, worker.Options{})
