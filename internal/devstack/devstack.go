@@ -33,6 +33,8 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
 	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
+	"github.com/omnitrackiq/omnitrackiq/internal/report"
+	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
 	sandboxga4 "github.com/omnitrackiq/omnitrackiq/internal/sandbox/ga4"
 	sandboxgoogleads "github.com/omnitrackiq/omnitrackiq/internal/sandbox/googleads"
@@ -214,6 +216,8 @@ type SeedResult struct {
 	ConnectionID string
 	Backfill     string
 	Connections  []SeededConnection
+	// ReportID is the demo weekly report (mailed to the demo user on Mondays at 08:00).
+	ReportID string
 }
 
 // Seed makes sure the demo workspace, its API key, its Meta connection to the sandbox and
@@ -264,7 +268,47 @@ func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 			out.ConnectionID, out.Backfill = conn.ID, h.WorkflowID
 		}
 	}
+	if out.ReportID, err = seedDemoReport(ctx, d); err != nil {
+		return SeedResult{}, fmt.Errorf("seed demo report: %w", err)
+	}
 	return out, nil
+}
+
+// DemoReportID is the demo workspace's weekly report.
+const DemoReportID = "00000000-0000-4000-8000-0000000d3e90"
+
+// seedDemoReport makes sure the demo workspace has its weekly report and that the report's
+// Temporal Schedule exists (a fresh Temporal dev server has none).
+func seedDemoReport(ctx context.Context, d *app.Deps) (string, error) {
+	svc := d.ReportService()
+	existing, err := d.Store.GetReport(ctx, DemoWorkspaceID, DemoReportID)
+	if err == nil {
+		return existing.ID, svc.Apply(ctx, report.ScheduleRequest{WorkspaceID: DemoWorkspaceID, ReportID: existing.ID,
+			Timezone: existing.Timezone, Schedule: existing.Definition.Schedule, Paused: existing.Paused, Note: existing.PausedReason})
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	def := report.Definition{
+		Name:       "Weekly performance (demo)",
+		Metrics:    []string{"revenue", "orders", "aov", "spend", "blended_roas", "new_customers", "new_customer_cac"},
+		Dimensions: []string{report.DimDay}, Range: report.Range{Relative: report.RangeLastWeek},
+		ComparePrevious: true, Formats: report.AllFormats(),
+		Schedule:   &report.Schedule{Frequency: report.Weekly, Weekday: "monday", Time: "08:00"},
+		Recipients: report.Recipients{Emails: []string{DemoUserEmail}},
+	}
+	if errs := (reporting.Validator{DefaultTimezone: "America/New_York"}).Validate(ctx, &def); len(errs) > 0 {
+		return "", fmt.Errorf("demo report definition: %v", errs)
+	}
+	r, err := d.Store.CreateReport(ctx, store.SaveReport{ID: DemoReportID, WorkspaceID: DemoWorkspaceID, Definition: def},
+		func(ctx context.Context, r store.Report) error {
+			return svc.Apply(ctx, report.ScheduleRequest{WorkspaceID: r.WorkspaceID, ReportID: r.ID,
+				Timezone: r.Timezone, Schedule: r.Definition.Schedule})
+		})
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
 }
 
 // EnsureDemoUser makes sure DemoUserEmail exists with the password and owns the demo
@@ -690,12 +734,13 @@ Try:
   curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/syncs
   curl -s -H 'Authorization: Bearer %s' '%s/v1/metrics/channels?from=%s&to=%s'
   curl -s -X POST -H 'Content-Type: application/json' -d '{"email":"%s","password":"%s"}' %s/v1/auth/login
+  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/reports/%s/run   (the weekly demo report, mailed to %s)
   ./bin/omnitrackiq billing simulate --workspace %s --event checkout_completed --plan starter
   ./bin/omnitrackiq billing simulate --workspace %s --event payment_failed   (then: billing state, README "Billing locally")
 
 Ctrl-C stops everything started here.
 `, key, apiURL, from, today, key, apiURL, key, apiURL, from, today, DemoUserEmail, demoPassword, apiURL,
-		DemoWorkspaceID, DemoWorkspaceID)
+		key, apiURL, s.ReportID, DemoUserEmail, DemoWorkspaceID, DemoWorkspaceID)
 }
 
 func stripeText(cfg config.Config, s localStripe) string {
@@ -709,7 +754,7 @@ func mailText(ui string) string {
 	if ui == "" {
 		return "sent through SMTP_URL"
 	}
-	return ui + " (mailpit: invites, password resets and billing emails land here)"
+	return ui + " (mailpit: invites, password resets, billing emails and reports land here)"
 }
 
 func portOf(addr string) string {

@@ -33,6 +33,12 @@ func TestDevSeedAndWorkspaceSync(t *testing.T) {
 		}
 	}
 	ws := devstack.DemoWorkspaceID
+	// The weekly demo report is there once, with its Temporal Schedule.
+	var reports int
+	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM reports WHERE workspace_id = $1 AND scheduled`, ws).Scan(&reports))
+	require.Equal(t, 1, reports)
+	_, err := e.Temporal.ScheduleClient().GetHandle(e.ctx, workflows.ReportScheduleID(devstack.DemoReportID)).Describe(e.ctx)
+	require.NoError(t, err)
 	var keys, conns int
 	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM api_keys WHERE workspace_id = $1),
 		(SELECT count(*) FROM connections WHERE workspace_id = $1)`, ws).Scan(&keys, &conns))
