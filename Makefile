@@ -32,7 +32,10 @@ export DATABASE_URL
 
 GO_TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: help tools dev test lint build bench postgres
+# How long `make fuzz` runs each fuzz target (README "Fuzzing").
+FUZZTIME ?= 1m
+
+.PHONY: help tools dev test lint build bench postgres fuzz
 
 help:
 	@echo "make dev    run the whole product locally (Temporal + Web UI, sandbox, API, worker, demo data)"
@@ -41,6 +44,7 @@ help:
 	@echo "make build  build ./bin/omnitrackiq"
 	@echo "make lint   gofmt, go vet and workflowcheck"
 	@echo "make bench  measure the COPY -> stage -> merge load path (bench/RESULTS.md)"
+	@echo "make fuzz   run every fuzz target for FUZZTIME each (default 1m; FUZZTIME=10m for the long run)"
 
 tools: $(TEMPORAL_STAMP) $(WORKFLOWCHECK_STAMP) $(MAILPIT_STAMP) $(STRIPE_MOCK_STAMP)
 
@@ -86,3 +90,13 @@ test: tools postgres lint
 
 bench: postgres
 	bench/run.sh
+
+# Every `func FuzzX` of every package, one after the other (go test fuzzes one target at a
+# time). New findings are written to the package's testdata/fuzz and fail the run.
+fuzz: postgres
+	@for dir in $$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Z]' . | xargs -n1 dirname | sort -u); do \
+		for fn in $$(grep -h -oE '^func Fuzz[A-Za-z0-9_]+' $$dir/*_test.go | cut -d' ' -f2 | sort -u); do \
+			echo "fuzz $$dir $$fn for $(FUZZTIME)"; \
+			go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
