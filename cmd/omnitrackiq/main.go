@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,7 +26,9 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
 	"github.com/omnitrackiq/omnitrackiq/internal/devstack"
+	"github.com/omnitrackiq/omnitrackiq/internal/httpserver"
 	"github.com/omnitrackiq/omnitrackiq/internal/sandbox"
+	sandboxshopify "github.com/omnitrackiq/omnitrackiq/internal/sandbox/shopify"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 )
 
@@ -35,8 +38,10 @@ commands:
   api                      serve the REST API (API_ADDR)
   worker                   run the Temporal workers
   migrate up|down|version  apply, roll back one, or show database migrations
-  dev                      run the whole product locally (Temporal dev server, sandbox, API, worker, demo data)
-  sandbox                  serve the fake provider APIs (SANDBOX_ADDR)
+  dev                      run the whole product locally (Temporal dev server, sandbox, API, worker, demo data);
+                           refuses a DATABASE_URL on another machine unless DEV_ALLOW_REMOTE_DATABASE=true
+  sandbox                  serve the fake provider APIs (SANDBOX_ADDR); its admin endpoints deliver
+                           webhooks only to SANDBOX_API_URL (default PUBLIC_URL)
   keys rotate [--batch N]  re-seal every connection token under the current ENCRYPTION_KEY
   connector run ...        read one account of any channel (meta, google_ads, tiktok, shopify, ga4) and print rows as JSON Lines
   admin create-user ...    create a user and a workspace they own (the first owner when SIGNUP=invite-only)
@@ -94,7 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "billing":
 		return billingcli.Run(ctx, billingcli.Options{Config: cfg}, args[1:], stdout, stderr)
 	case "dev":
-		err = devstack.Run(ctx, devstack.Options{Config: cfg, Logger: logger, Out: stdout})
+		var httpOpts httpserver.Options
+		if httpOpts, err = httpOptions(logger); err == nil {
+			err = devstack.Run(ctx, devstack.Options{Config: cfg, Logger: logger, Out: stdout, HTTP: httpOpts})
+		}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -122,6 +130,17 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	return serve(ctx, logger, cfg.APIAddr, h)
 }
 
+// httpOptions reads the servers' timeouts and header limit (HTTP_READ_HEADER_TIMEOUT,
+// HTTP_READ_TIMEOUT, HTTP_WRITE_TIMEOUT, HTTP_IDLE_TIMEOUT, HTTP_MAX_HEADER_BYTES).
+func httpOptions(logger *slog.Logger) (httpserver.Options, error) {
+	o, err := httpserver.OptionsFromEnv(os.LookupEnv)
+	if err != nil {
+		return httpserver.Options{}, err
+	}
+	o.Logger = logger
+	return o, nil
+}
+
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	deps, err := app.Open(ctx, cfg, logger)
 	if err != nil {
@@ -132,8 +151,21 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	return deps.Workers().Run(ctx)
 }
 
+// envSandboxAPIURL names the API the sandbox's admin endpoints may deliver webhooks to
+// (comma-separated base URLs); PUBLIC_URL when unset.
+const envSandboxAPIURL = "SANDBOX_API_URL"
+
 func runSandbox(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	return serve(ctx, logger, cfg.SandboxAddr, sandbox.New(sandbox.Config{}))
+	raw := []string{cfg.PublicURL}
+	if v := os.Getenv(envSandboxAPIURL); v != "" {
+		raw = strings.Split(v, ",")
+	}
+	api, err := sandboxshopify.ParseWebhookTargets(raw...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", envSandboxAPIURL, err)
+	}
+	logger.Info("sandbox admin webhooks deliver only to the API", "api", api.String())
+	return serve(ctx, logger, cfg.SandboxAddr, sandbox.New(sandbox.Config{API: api}))
 }
 
 func runMigrate(cfg config.Config, args []string, stdout io.Writer) error {
@@ -175,9 +207,13 @@ func runMigrate(cfg config.Config, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// serve runs an HTTP server until ctx is done, then drains it.
+// serve runs an HTTP server with httpserver's limits until ctx is done, then drains it.
 func serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler) error {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	o, err := httpOptions(logger)
+	if err != nil {
+		return err
+	}
+	srv := httpserver.New(addr, h, o)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("listening", "addr", addr)

@@ -32,6 +32,7 @@ import (
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 	"github.com/omnitrackiq/omnitrackiq/internal/config"
 	"github.com/omnitrackiq/omnitrackiq/internal/dbmigrate"
+	"github.com/omnitrackiq/omnitrackiq/internal/httpserver"
 	"github.com/omnitrackiq/omnitrackiq/internal/mailpit"
 	"github.com/omnitrackiq/omnitrackiq/internal/report"
 	"github.com/omnitrackiq/omnitrackiq/internal/reporting"
@@ -97,11 +98,22 @@ type Options struct {
 	StripeMockBin string
 	// DataDir holds the dev server database, logs and generated secrets; default ./.dev.
 	DataDir string
+	// AllowRemoteDatabase lets DATABASE_URL name another machine (so does
+	// DEV_ALLOW_REMOTE_DATABASE=true); without it Run refuses before it starts anything.
+	AllowRemoteDatabase bool
+	// HTTP sets the timeouts and header limit of the servers Run starts (the sandbox, the
+	// API and the stripe-mock overlay); zero fields take httpserver's defaults.
+	HTTP httpserver.Options
 }
 
 // Run starts everything not already running, seeds the demo workspace and blocks until
-// ctx is done, then stops what it started.
+// ctx is done, then stops what it started. It refuses a DATABASE_URL that is not on this
+// machine unless told otherwise (CheckLocalDatabase).
 func Run(ctx context.Context, o Options) error {
+	// Before anything is created or started: the demo key must not land in a shared database.
+	if err := checkDatabaseGuard(o, o.Config.DatabaseURL); err != nil {
+		return err
+	}
 	if o.TemporalBin == "" {
 		o.TemporalBin = filepath.Join("bin", "temporal")
 	}
@@ -166,7 +178,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	sandboxURL := "http://" + cfg.SandboxAddr
-	sb := &http.Server{Addr: cfg.SandboxAddr, Handler: sandbox.New(sandbox.Config{}), ReadHeaderTimeout: 10 * time.Second}
+	apiURL := localURL(cfg.APIAddr)
+	targets, err := sandboxshopify.ParseWebhookTargets(apiURL, cfg.PublicURL)
+	if err != nil {
+		return fmt.Errorf("sandbox webhook targets: %w", err)
+	}
+	sb := httpserver.New(cfg.SandboxAddr, sandbox.New(sandbox.Config{API: targets}), o.HTTP)
 	if err := listen(sb); err != nil {
 		return fmt.Errorf("start sandbox on %s: %w", cfg.SandboxAddr, err)
 	}
@@ -191,7 +208,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	apiSrv := &http.Server{Addr: cfg.APIAddr, Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second}
+	apiSrv := httpserver.New(cfg.APIAddr, apiHandler, o.HTTP)
 	if err := listen(apiSrv); err != nil {
 		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
 	}
@@ -579,7 +596,7 @@ func ensureStripe(ctx context.Context, o Options, cfg *config.Config, log *slog.
 		logFile.Close()
 		return localStripe{}, nil, fmt.Errorf("listen for the stripe-mock overlay: %w", err)
 	}
-	srv := &http.Server{Handler: overlay, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserver.New("", overlay, o.HTTP)
 	go func() { _ = srv.Serve(ln) }()
 	s := localStripe{MockURL: p.URL, OverlayURL: "http://" + ln.Addr().String()}
 	stop := func() {
@@ -705,6 +722,19 @@ func listen(srv *http.Server) error {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	return nil
+}
+
+// localURL is how a process on this machine reaches a server listening on addr: its
+// host, or 127.0.0.1 when addr binds every interface (":8080", "0.0.0.0:8080").
+func localURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://127.0.0.1" + portOf(addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func printBanner(w io.Writer, cfg config.Config, s SeedResult, sandboxURL, demoPassword, mailUI string, stripe localStripe) {

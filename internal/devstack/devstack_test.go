@@ -139,3 +139,18 @@ func TestEnsureStripe(t *testing.T) {
 		t.Fatalf("with STRIPE_API_BASE set: %+v %+v", s3, cfg3.Billing)
 	}
 }
+
+func TestLocalURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080":          "http://127.0.0.1:8080",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080",
+		"[::]:8080":      "http://127.0.0.1:8080",
+		"127.0.0.1:9000": "http://127.0.0.1:9000",
+		"localhost:8080": "http://localhost:8080",
+		"[::1]:8080":     "http://[::1]:8080",
+	} {
+		if got := localURL(addr); got != want {
+			t.Errorf("localURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

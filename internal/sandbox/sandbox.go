@@ -41,6 +41,10 @@ type Config struct {
 	Now func() time.Time
 	// GoogleAdsPageSize overrides Google's fixed 10,000-row pages, so tests see paging.
 	GoogleAdsPageSize int
+	// API is the OmniTrackIQ API the sandbox serves: the only place its admin endpoints
+	// that call out (Shopify's POST /shopify/_sandbox/webhooks and .../resend) deliver to.
+	// The zero value refuses every delivery over HTTP.
+	API shopify.WebhookTargets
 }
 
 // Server multiplexes the fake providers.
@@ -71,7 +75,7 @@ func New(cfg Config) *Server {
 		Meta:      meta.New(meta.Config{Now: cfg.Now}),
 		GoogleAds: googleads.New(googleads.Config{Now: cfg.Now, PageSize: cfg.GoogleAdsPageSize}),
 		TikTok:    tiktok.New(tiktok.Config{Now: cfg.Now}),
-		Shopify:   shopify.New(shopify.Config{Now: cfg.Now}),
+		Shopify:   shopify.New(shopify.Config{Now: cfg.Now, WebhookTargets: cfg.API}),
 		GA4:       ga4.New(ga4.Config{Now: cfg.Now}),
 		mux:       http.NewServeMux(),
 	}

@@ -175,7 +175,9 @@ func (s *Server) ResetRequests() { s.reqs.Reset() }
 //	DELETE /_sandbox/orders                  undo every mutation
 //	GET    /_sandbox/webhooks                the deliveries made
 //	POST   /_sandbox/webhooks                {"url","topic","order_id","secret","webhook_id"} -> {"webhook_id","status"}
-//	POST   /_sandbox/webhooks/{id}/resend    deliver webhook {id} again, same id and body
+//	                                         (403 unless url is under Config.WebhookTargets, the API)
+//	POST   /_sandbox/webhooks/{id}/resend    deliver webhook {id} again, same id and body (403 unless
+//	                                         it went to the API; 404 if never sent)
 //	GET    /_sandbox/webhook_subscriptions   the webhooks registered over webhooks.json
 //	DELETE /_sandbox/webhook_subscriptions   remove them all
 //	GET    /_sandbox/oauth/tokens, POST /_sandbox/oauth/revoke|expire   minted tokens (kit.TokenStore.ServeAdmin)
@@ -251,11 +253,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		if body.Secret == "" {
 			body.Secret = DefaultWebhookSecret
 		}
+		if err := s.targets.Check(body.URL); err != nil {
+			kit.WriteError(w, http.StatusForbidden, "webhooks: "+err.Error())
+			return
+		}
 		d, err := s.deliver(r.Context(), body.URL, body.Topic, body.OrderID, []byte(body.Secret), body.WebhookID)
 		s.webhookResult(w, d, err)
 	case r.Method == http.MethodPost && len(segs) == 3 && segs[0] == "webhooks" && segs[2] == "resend":
-		d, err := s.redeliver(r.Context(), segs[1])
-		s.webhookResult(w, d, err)
+		s.adminResend(w, r, segs[1])
 	default:
 		kit.WriteError(w, http.StatusNotFound, "unknown sandbox admin endpoint "+route)
 	}
@@ -296,6 +301,28 @@ func (s *Server) adminMutation(w http.ResponseWriter, r *http.Request, id, actio
 	b, _ := s.OrderJSON(id)
 	resp["order"] = json.RawMessage(b)
 	kit.WriteJSON(w, http.StatusOK, resp)
+}
+
+// adminResend resends a delivery over the admin endpoint, only to the configured API: a
+// delivery the Go API sent elsewhere stays there.
+func (s *Server) adminResend(w http.ResponseWriter, r *http.Request, webhookID string) {
+	s.mu.Lock()
+	i, ok := s.deliveryIdx[webhookID]
+	var target string
+	if ok {
+		target = s.deliveries[i].URL
+	}
+	s.mu.Unlock()
+	if !ok {
+		kit.WriteError(w, http.StatusNotFound, fmt.Sprintf("no webhook %q was sent", webhookID))
+		return
+	}
+	if err := s.targets.Check(target); err != nil {
+		kit.WriteError(w, http.StatusForbidden, "resend: "+err.Error())
+		return
+	}
+	d, err := s.redeliver(r.Context(), webhookID)
+	s.webhookResult(w, d, err)
 }
 
 func (s *Server) webhookResult(w http.ResponseWriter, d WebhookDelivery, err error) {

@@ -28,7 +28,8 @@ func admin(t *testing.T, e *env, method, path, body string) (int, string) {
 }
 
 func TestAdminHTTP(t *testing.T) {
-	e := newEnv(t, sandbox.Config{}, conn.Options{})
+	rcv := newReceiver(t, sandbox.DefaultWebhookSecret)
+	e := newEnv(t, sandbox.Config{WebhookTargets: mustTargets(t, rcv.srv.URL)}, conn.Options{})
 	if code, body := admin(t, e, "POST", "/_sandbox/faults", `{"rate_limit":{"times":1,"retry_after":"1.5"},"high_usage":true}`); code != 200 || !strings.Contains(body, `"retry_after":"1.5"`) {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -73,7 +74,6 @@ func TestAdminHTTP(t *testing.T) {
 		t.Error("reversed range accepted")
 	}
 
-	rcv := newReceiver(t, sandbox.DefaultWebhookSecret)
 	code, body = admin(t, e, "POST", "/_sandbox/webhooks", `{"url":"`+rcv.srv.URL+`","topic":"orders/cancelled","order_id":"`+id+`","webhook_id":"dup-1"}`)
 	if code != 200 || !strings.Contains(body, `"webhook_id":"dup-1"`) || !strings.Contains(body, `"status":200`) {
 		t.Fatalf("send: %d %s", code, body)

@@ -108,6 +108,11 @@ type Config struct {
 	Currency string
 	// HTTPClient delivers webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
+	// WebhookTargets are where the admin endpoints (POST /_sandbox/webhooks and
+	// /_sandbox/webhooks/{id}/resend) may deliver: the API. The zero value refuses every
+	// target. SendWebhook and the other Go methods are not bound by it: they are called by
+	// the process's own code (tests), which names its own receivers.
+	WebhookTargets WebhookTargets
 }
 
 // Server is the sandbox Shopify store. It is safe for concurrent use.
@@ -118,6 +123,7 @@ type Server struct {
 	loc      *time.Location
 	currency string
 	hc       *http.Client
+	targets  WebhookTargets
 
 	reqs   kit.RequestLog[RequestLog]
 	codes  *kit.CodeStore  // OAuth codes (oauth.go)
@@ -163,7 +169,8 @@ func New(cfg Config) *Server {
 	}
 	return &Server{
 		now: cfg.Now, token: cfg.Token, days: cfg.Days, loc: loc, currency: cfg.Currency, hc: cfg.HTTPClient,
-		gen: map[int64][]*genOrder{}, overlays: map[int64]*overlay{}, deliveryIdx: map[string]int{},
+		targets: cfg.WebhookTargets,
+		gen:     map[int64][]*genOrder{}, overlays: map[int64]*overlay{}, deliveryIdx: map[string]int{},
 		codes: kit.NewCodeStore(cfg.Now, ""), tokens: kit.NewTokenStore(cfg.Now),
 	}
 }
