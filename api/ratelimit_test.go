@@ -281,3 +281,39 @@ func TestAnalyticsSlotReleased(t *testing.T) {
 	}
 	<-done
 }
+
+// Each analytics endpoint has its own longest window; one day past it is a 422 that says
+// the last allowed day.
+func TestWindowMaximum(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	cases := []struct {
+		years  int
+		lastOK string
+		detail string
+	}{
+		{maxCampaignsYears, "2024-12-31", "this endpoint's window must be shorter than 1 year: with from 2024-01-01, to may be at most 2024-12-31"},
+		{maxSummaryYears, "2026-12-31", "this endpoint's window must be shorter than 3 years: with from 2024-01-01, to may be at most 2026-12-31"},
+	}
+	for _, tc := range cases {
+		last, _ := time.Parse("2006-01-02", tc.lastOK)
+		next := last.AddDate(0, 0, 1).Format("2006-01-02")
+		for to, wantErr := range map[string]bool{tc.lastOK: false, next: true} {
+			rec := httptest.NewRecorder()
+			c, _ := gin.CreateTestContext(rec)
+			c.Request = httptest.NewRequest("GET", "/v1/metrics/campaigns?from=2024-01-01&to="+to, nil)
+			_, errs := windowErrors(c, tc.years)
+			if !wantErr {
+				if len(errs) != 0 {
+					t.Errorf("%d years to %s: %+v", tc.years, to, errs)
+				}
+				continue
+			}
+			if len(errs) != 1 || errs[0].Field != "to" || errs[0].Message != tc.detail {
+				t.Errorf("%d years to %s: %+v", tc.years, to, errs)
+			}
+		}
+	}
+	if maxCampaignsYears != 1 || maxOrdersYears != 1 || maxSummaryYears != 3 || maxTimeseriesYears != 3 || maxChannelsYears != 3 {
+		t.Error("the README's table of windows no longer matches")
+	}
+}
