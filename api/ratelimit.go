@@ -177,4 +177,3 @@ func (s *slots) held(key string) (total, byKey int) {
 	defer s.mu.Unlock()
 	return s.inUse, s.byKey[key]
 }
-
