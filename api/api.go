@@ -56,6 +56,9 @@ type Deps struct {
 	// CheckWebhookURL refuses a report webhook URL the worker must not call (a private or
 	// loopback address unless configuration allows it). Nil: any absolute http(s) URL.
 	CheckWebhookURL func(ctx context.Context, raw string) error
+	// Limits are the request deadlines and the rate and analytics concurrency limits; zero
+	// fields take config.DefaultAPILimits.
+	Limits config.APILimits
 }
 
 // Billing is checkout, portal, overview and the Stripe webhook. internal/billingsvc
@@ -100,14 +103,17 @@ const maxBodyBytes = 16 << 10
 
 type server struct {
 	Deps
-	log      *slog.Logger
-	policies []RoutePolicy
+	log       *slog.Logger
+	policies  []RoutePolicy
+	apiLimits apiLimits
+	slots     *slots
 }
 
 // Router is the API's handler; Policies lists every route with its access rule.
 type Router struct {
 	*gin.Engine
 	policies []RoutePolicy
+	slots    *slots
 }
 
 // Policies returns every registered route and its policy, in registration order.
@@ -115,7 +121,8 @@ func (r *Router) Policies() []RoutePolicy { return append([]RoutePolicy(nil), r.
 
 // NewRouter returns the API's handler.
 func NewRouter(d Deps) *Router {
-	s := &server{Deps: d, log: d.Logger}
+	s := &server{Deps: d, log: d.Logger, apiLimits: apiLimits(d.Limits.WithDefaults())}
+	s.slots = newSlots(s.apiLimits.AnalyticsPerWorkspace, s.apiLimits.AnalyticsPerReplica)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -126,7 +133,9 @@ func NewRouter(d Deps) *Router {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
-	r.Use(s.logRequests, s.recoverPanics)
+	// Every request gets its route class's deadline; /v1 requests are then counted against
+	// the per-address and per-credential rate limits (api/ratelimit.go).
+	r.Use(s.logRequests, s.recoverPanics, s.withDeadline, s.rateLimit)
 	r.NoRoute(func(c *gin.Context) { notFound(c, "route "+c.Request.Method+" "+c.Request.URL.Path) })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
@@ -155,11 +164,12 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "POST", "/connections/:id/schedule/trigger", runs, s.triggerSchedule)
 	s.handle(v1, "POST", "/syncs", runs, s.startWorkspaceSync)
 	s.handle(v1, "GET", "/syncs/:workflow_id", read, s.getSync)
-	s.handle(v1, "GET", "/metrics/summary", read, s.metricsSummary)
-	s.handle(v1, "GET", "/metrics/campaigns", read, s.metricsCampaigns)
-	s.handle(v1, "GET", "/metrics/timeseries", read, s.metricsTimeseries)
-	s.handle(v1, "GET", "/metrics/channels", read, s.metricsChannels)
-	s.handle(v1, "GET", "/orders", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateExport}, s.listOrders)
+	// The analytics routes (analyticsRoutes) each hold an analytics slot while they run.
+	s.handle(v1, "GET", "/metrics/summary", read, s.analyticsSlot(s.metricsSummary))
+	s.handle(v1, "GET", "/metrics/campaigns", read, s.analyticsSlot(s.metricsCampaigns))
+	s.handle(v1, "GET", "/metrics/timeseries", read, s.analyticsSlot(s.metricsTimeseries))
+	s.handle(v1, "GET", "/metrics/channels", read, s.analyticsSlot(s.metricsChannels))
+	s.handle(v1, "GET", "/orders", Policy{Access: Scoped, Action: auth.ReadData, Gate: billing.GateExport}, s.analyticsSlot(s.listOrders))
 	// OAuth connect (api/oauth.go). The callback is Public: the browser arrives from the
 	// provider, and the signed single-use state authenticates it.
 	// A consent is given by a person, so API keys cannot start one.
@@ -219,7 +229,7 @@ func NewRouter(d Deps) *Router {
 	manageReports := Policy{Access: Scoped, Action: auth.ManageReports}
 	s.handle(v1, "POST", "/reports", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateCreate}, s.createReport)
 	s.handle(v1, "GET", "/reports", readReports, s.listReports)
-	s.handle(v1, "POST", "/reports/preview", readReports, s.previewReport)
+	s.handle(v1, "POST", "/reports/preview", readReports, s.analyticsSlot(s.previewReport))
 	s.handle(v1, "GET", "/reports/:id", readReports, s.getReport)
 	s.handle(v1, "PUT", "/reports/:id", manageReports, s.updateReport)
 	s.handle(v1, "DELETE", "/reports/:id", Policy{Access: Scoped, Action: auth.ManageReports, Gate: billing.GateReduce}, s.deleteReport)
@@ -230,5 +240,5 @@ func NewRouter(d Deps) *Router {
 	s.handle(v1, "GET", "/reports/:id/runs", readReports, s.listReportRuns)
 	s.handle(v1, "GET", "/reports/:id/runs/:run", readReports, s.getReportRun)
 	s.handle(v1, "GET", "/reports/:id/runs/:run/download", readReports, s.downloadReportRun)
-	return &Router{Engine: r, policies: s.policies}
+	return &Router{Engine: r, policies: s.policies, slots: s.slots}
 }

@@ -117,8 +117,17 @@ type CampaignReport struct {
 // analytics returns the KPI queries over the API's database.
 func (s *server) analytics() *analytics.Queries { return analytics.New(s.Store.Pool) }
 
-// maxMetricsYears bounds a metrics query so one request cannot scan all history.
-const maxMetricsYears = 3
+// The longest window of each analytics endpoint, in years (from plus the years, exclusive),
+// so one request cannot scan a workspace's whole history. The campaign report joins every
+// order to its campaign and the order list totals every order of the window, so they cost
+// the most per day and get the shortest window; the README lists the same.
+const (
+	maxSummaryYears    = 3
+	maxTimeseriesYears = 3
+	maxChannelsYears   = 3
+	maxCampaignsYears  = 1
+	maxOrdersYears     = 1
+)
 
 // minMetricsYear is the earliest year a range may start in. It keeps the previous period
 // and every SQL date in years PostgreSQL accepts (Go parses year 0000, which PostgreSQL
@@ -126,8 +135,8 @@ const maxMetricsYears = 3
 const minMetricsYear = 1970
 
 // windowErrors reads the from and to query parameters: workspace calendar days, both
-// inclusive.
-func windowErrors(c *gin.Context) (channels.Window, []FieldError) {
+// inclusive, the window shorter than maxYears.
+func windowErrors(c *gin.Context, maxYears int) (channels.Window, []FieldError) {
 	from, ferr := parseDay("from", c.Query("from"))
 	to, terr := parseDay("to", c.Query("to"))
 	errs := appendErr(nil, ferr)
@@ -138,8 +147,9 @@ func windowErrors(c *gin.Context) (channels.Window, []FieldError) {
 			errs = append(errs, FieldError{"from", fmt.Sprintf("must not be before %d-01-01", minMetricsYear)})
 		case from.After(to):
 			errs = append(errs, FieldError{"from", fmt.Sprintf("must not be after to (%s)", c.Query("to"))})
-		case !to.Before(from.AddDate(maxMetricsYears, 0, 0)):
-			errs = append(errs, FieldError{"to", fmt.Sprintf("the window must be shorter than %d years", maxMetricsYears)})
+		case !to.Before(from.AddDate(maxYears, 0, 0)):
+			errs = append(errs, FieldError{"to", fmt.Sprintf("this endpoint's window must be shorter than %s: with from %s, to may be at most %s",
+				plural(maxYears, "year"), c.Query("from"), formatDay(from.AddDate(maxYears, 0, -1)))})
 		}
 	}
 	return channels.Window{From: from, To: to}, errs
@@ -147,8 +157,8 @@ func windowErrors(c *gin.Context) (channels.Window, []FieldError) {
 
 // metricsWindow reads the window and checks it against the plan's history. On failure it
 // has written the problem and returns false.
-func (s *server) metricsWindow(c *gin.Context) (channels.Window, bool) {
-	w, errs := windowErrors(c)
+func (s *server) metricsWindow(c *gin.Context, maxYears int) (channels.Window, bool) {
+	w, errs := windowErrors(c, maxYears)
 	if len(errs) > 0 {
 		validationProblem(c, errs)
 		return channels.Window{}, false
@@ -160,7 +170,7 @@ func (s *server) metricsWindow(c *gin.Context) (channels.Window, bool) {
 }
 
 func (s *server) metricsSummary(c *gin.Context) {
-	w, ok := s.metricsWindow(c)
+	w, ok := s.metricsWindow(c, maxSummaryYears)
 	if !ok {
 		return
 	}
@@ -194,7 +204,7 @@ func optionalDay(d *time.Time) *string {
 }
 
 func (s *server) metricsTimeseries(c *gin.Context) {
-	w, errs := windowErrors(c)
+	w, errs := windowErrors(c, maxTimeseriesYears)
 	g := analytics.Day
 	if v, ok := c.GetQuery("granularity"); ok {
 		var err error
@@ -259,7 +269,7 @@ func parseMetrics(params []string) ([]string, *FieldError) {
 }
 
 func (s *server) metricsChannels(c *gin.Context) {
-	w, ok := s.metricsWindow(c)
+	w, ok := s.metricsWindow(c, maxChannelsYears)
 	if !ok {
 		return
 	}
@@ -283,7 +293,7 @@ func (s *server) metricsChannels(c *gin.Context) {
 }
 
 func (s *server) metricsCampaigns(c *gin.Context) {
-	w, ok := s.metricsWindow(c)
+	w, ok := s.metricsWindow(c, maxCampaignsYears)
 	if !ok {
 		return
 	}

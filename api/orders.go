@@ -77,7 +77,7 @@ const (
 )
 
 func (s *server) listOrders(c *gin.Context) {
-	w, errs := windowErrors(c)
+	w, errs := windowErrors(c, maxOrdersYears)
 	f := analytics.OrderFilter{
 		Window:           w,
 		FinancialStatus:  c.Query("financial_status"),

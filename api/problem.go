@@ -60,6 +60,8 @@ const (
 	typeUnavailable       = "/problems/service-unavailable"
 	typeNotReady          = "/problems/not-ready"
 	typeInternal          = "/problems/internal-error"
+	// typeTimeout: the request or one of its queries ran past its deadline (504).
+	typeTimeout = "/problems/timeout"
 	// typePaymentRequired: the workspace is restricted or suspended for an unpaid invoice.
 	typePaymentRequired = "/problems/payment-required"
 	// typePlanLimit: the request would take the workspace past a limit of its plan.
@@ -97,8 +99,13 @@ func malformed(c *gin.Context, detail string) {
 }
 
 // unavailable reports a dependency failure and logs its cause, which may name internal
-// hosts and so is not shown to the client.
+// hosts and so is not shown to the client. A deadline or statement timeout is a 504
+// timeout problem instead.
 func (s *server) unavailable(c *gin.Context, what string, err error) {
+	if isTimeout(err) {
+		s.timedOut(c, err)
+		return
+	}
 	s.log.ErrorContext(c.Request.Context(), what+" failed", "path", c.Request.URL.Path, "err", err)
 	c.Header("Retry-After", "5")
 	writeProblem(c, Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable,
@@ -107,6 +114,10 @@ func (s *server) unavailable(c *gin.Context, what string, err error) {
 
 // internal reports a bug-shaped failure; the cause goes to the log only.
 func (s *server) internal(c *gin.Context, what string, err error) {
+	if isTimeout(err) {
+		s.timedOut(c, err)
+		return
+	}
 	s.log.ErrorContext(c.Request.Context(), what+" failed", "path", c.Request.URL.Path, "err", err)
 	writeProblem(c, Problem{Type: typeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
 		Detail: "an internal error occurred"})

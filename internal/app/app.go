@@ -51,6 +51,10 @@ type Deps struct {
 	Temporal   client.Client
 	Box        *secretbox.Box
 	Connectors channels.Registry
+	// apiStore is the API's own store (APIHandler): its statements run under
+	// DB_STATEMENT_TIMEOUT and its health checks and authentication have a pool of their
+	// own. Workers use Store, whose statements have no timeout.
+	apiStore *store.Store
 }
 
 // Open connects to PostgreSQL and Temporal and builds the connectors.
@@ -59,7 +63,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Deps, e
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.OpenWith(ctx, cfg.DatabaseURL, store.PoolOptions{
+		MaxConns: int32(cfg.DB.MaxConns), MinConns: int32(cfg.DB.MinConns),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +136,22 @@ func Connectors(cfg config.Config, logger *slog.Logger) channels.Registry {
 func (d *Deps) Close() {
 	d.Temporal.Close()
 	d.Store.Close()
+	if d.apiStore != nil {
+		d.apiStore.Close()
+	}
+}
+
+// apiOpenTimeout bounds connecting the API's pools.
+const apiOpenTimeout = 30 * time.Second
+
+// OpenAPIStore opens the API's store: DB_MAX_CONNS connections whose statements run
+// under DB_STATEMENT_TIMEOUT, and DB_CONTROL_CONNS more for health checks, authentication
+// and rate limits, so analytics cannot starve them.
+func OpenAPIStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	return store.OpenWith(ctx, cfg.DatabaseURL, store.PoolOptions{
+		MaxConns: int32(cfg.DB.MaxConns), MinConns: int32(cfg.DB.MinConns),
+		ControlConns: int32(cfg.DB.ControlConns), StatementTimeout: cfg.DB.StatementTimeout,
+	})
 }
 
 // SyncService is the API's view of the sync workflows.
@@ -254,12 +276,23 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.apiStore == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), apiOpenTimeout)
+		defer cancel()
+		if d.apiStore, err = OpenAPIStore(ctx, d.Config); err != nil {
+			return nil, err
+		}
+		d.Logger.Info("API database pools", "max_conns", d.Config.DB.MaxConns, "control_conns", d.Config.DB.ControlConns,
+			"statement_timeout", d.Config.DB.StatementTimeout)
+	}
+	st := d.apiStore
+	syncs := &syncsvc.Service{Temporal: d.Temporal, Store: st, Logger: d.Logger}
 	return api.NewRouter(api.Deps{
-		Store: d.Store, Syncs: d.SyncService(), Connectors: d.Connectors, Box: d.Box,
+		Store: st, Syncs: syncs, Connectors: d.Connectors, Box: d.Box, Limits: d.Config.API,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),
 		ShopifyWebhookSecret: []byte(d.Config.ShopifyWebhookSecret),
 		Tokens:               tokens, Mailer: mailer, Identity: d.Config.Identity,
-		OAuth: oauthClient, Disconnector: oauth.Disconnector{Client: oauthClient, StillConnected: d.Store.AccountConnectedElsewhere},
+		OAuth: oauthClient, Disconnector: oauth.Disconnector{Client: oauthClient, StillConnected: st.AccountConnectedElsewhere},
 		Billing: billingAPI(d.BillingService(mailer)),
 		Reports: d.ReportService(), CheckWebhookURL: d.CheckWebhookURL,
 	}), nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,90 @@ type Config struct {
 	Identity
 	Billing
 	Reports
+	// DB sizes the database pools and bounds the API's statements.
+	DB Database
+	// API are the API's deadlines and its rate and concurrency limits.
+	API APILimits
+}
+
+// Database sizes the connection pools of a process. Each replica opens MaxConns plus
+// ControlConns connections at most; PostgreSQL's max_connections must cover every replica.
+type Database struct {
+	// MaxConns is the main pool's size (DB_MAX_CONNS, default max(8, 4 × CPUs)).
+	MaxConns int
+	// MinConns connections are kept open even when idle (DB_MIN_CONNS, default 0).
+	MinConns int
+	// ControlConns is the API's separate pool for /healthz, /readyz, authentication and
+	// rate limits (DB_CONTROL_CONNS, default 4): analytics holding the main pool cannot
+	// starve them. 0 serves them from the main pool.
+	ControlConns int
+	// StatementTimeout is PostgreSQL's statement_timeout on the API's connections
+	// (DB_STATEMENT_TIMEOUT, default 15s; 0 turns it off). Workers are not bound by it.
+	StatementTimeout time.Duration
+}
+
+// APILimits are the API's request deadlines and its rate and concurrency limits.
+type APILimits struct {
+	// Deadlines by route class: /healthz and /readyz; /v1/auth/*; the analytics routes
+	// (/v1/metrics/*, /v1/orders, /v1/reports/preview); everything else.
+	HealthTimeout    time.Duration // API_TIMEOUT_HEALTH, default 2s
+	AuthTimeout      time.Duration // API_TIMEOUT_AUTH, default 10s
+	AnalyticsTimeout time.Duration // API_TIMEOUT_ANALYTICS, default 15s
+	DefaultTimeout   time.Duration // API_TIMEOUT_DEFAULT, default 30s
+	// PerKey bounds the /v1 requests of one API key or signed-in user, PerIP those of one
+	// client address (API_RATE_PER_KEY, API_RATE_PER_IP per API_RATE_WINDOW). They are
+	// counted in PostgreSQL, so they hold across replicas.
+	PerKey Limit
+	PerIP  Limit
+	// AnalyticsPerWorkspace is how many analytics requests of one workspace run at once on
+	// one replica (API_ANALYTICS_CONCURRENCY_PER_WORKSPACE, default 2); AnalyticsPerReplica
+	// how many of all workspaces together (API_ANALYTICS_CONCURRENCY, default half of
+	// DB_MAX_CONNS). Past either, the request gets 429 at once.
+	AnalyticsPerWorkspace int
+	AnalyticsPerReplica   int
+}
+
+// DefaultMaxConns is DB_MAX_CONNS's default: max(8, 4 × CPUs).
+func DefaultMaxConns() int { return max(8, 4*runtime.NumCPU()) }
+
+// DefaultAPILimits are the limits a zero APILimits field takes; the analytics bound of a
+// replica is half of maxConns, so analytics never holds more than half of the main pool.
+func DefaultAPILimits(maxConns int) APILimits {
+	return APILimits{
+		HealthTimeout: 2 * time.Second, AuthTimeout: 10 * time.Second,
+		AnalyticsTimeout: 15 * time.Second, DefaultTimeout: 30 * time.Second,
+		PerKey:                Limit{Max: 600, Window: time.Minute},
+		PerIP:                 Limit{Max: 1200, Window: time.Minute},
+		AnalyticsPerWorkspace: 2,
+		AnalyticsPerReplica:   max(1, maxConns/2),
+	}
+}
+
+// WithDefaults fills every zero field from DefaultAPILimits(DefaultMaxConns()).
+func (l APILimits) WithDefaults() APILimits {
+	d := DefaultAPILimits(DefaultMaxConns())
+	dur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	dur(&l.HealthTimeout, d.HealthTimeout)
+	dur(&l.AuthTimeout, d.AuthTimeout)
+	dur(&l.AnalyticsTimeout, d.AnalyticsTimeout)
+	dur(&l.DefaultTimeout, d.DefaultTimeout)
+	if l.PerKey.Max <= 0 || l.PerKey.Window <= 0 {
+		l.PerKey = d.PerKey
+	}
+	if l.PerIP.Max <= 0 || l.PerIP.Window <= 0 {
+		l.PerIP = d.PerIP
+	}
+	if l.AnalyticsPerWorkspace <= 0 {
+		l.AnalyticsPerWorkspace = d.AnalyticsPerWorkspace
+	}
+	if l.AnalyticsPerReplica <= 0 {
+		l.AnalyticsPerReplica = d.AnalyticsPerReplica
+	}
+	return l
 }
 
 // Billing configures Stripe. An empty StripeSecretKey turns billing off (a self-hosted
@@ -222,10 +307,56 @@ func FromEnv() (Config, error) {
 		}
 		c.ActivitiesPerSecond[strings.ToLower(ch)] = v
 	}
+	errs = append(errs, c.readLimits()...)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// readLimits reads the pool sizes, deadlines and API limits, returning what is invalid.
+func (c *Config) readLimits() []string {
+	var errs []string
+	intIn := func(key string, def, lo, hi int, dst *int) {
+		v, err := intEnv(key, def)
+		if err != nil || v < lo || v > hi {
+			errs = append(errs, fmt.Sprintf("%s must be an integer from %d to %d", key, lo, hi))
+			return
+		}
+		*dst = v
+	}
+	durIn := func(key string, def, lo, hi time.Duration, dst *time.Duration) {
+		v, err := time.ParseDuration(env(key, def.String()))
+		if err != nil || v < lo || v > hi {
+			errs = append(errs, fmt.Sprintf("%s must be a duration from %s to %s, such as %s", key, lo, hi, def))
+			return
+		}
+		*dst = v
+	}
+	intIn("DB_MAX_CONNS", DefaultMaxConns(), 2, 1000, &c.DB.MaxConns)
+	intIn("DB_MIN_CONNS", 0, 0, 1000, &c.DB.MinConns)
+	intIn("DB_CONTROL_CONNS", 4, 0, 100, &c.DB.ControlConns)
+	durIn("DB_STATEMENT_TIMEOUT", 15*time.Second, 0, time.Hour, &c.DB.StatementTimeout)
+	if c.DB.MinConns > c.DB.MaxConns {
+		errs = append(errs, "DB_MIN_CONNS must not exceed DB_MAX_CONNS")
+	}
+
+	d := DefaultAPILimits(c.DB.MaxConns)
+	durIn("API_TIMEOUT_HEALTH", d.HealthTimeout, 100*time.Millisecond, time.Minute, &c.API.HealthTimeout)
+	durIn("API_TIMEOUT_AUTH", d.AuthTimeout, time.Second, 10*time.Minute, &c.API.AuthTimeout)
+	durIn("API_TIMEOUT_ANALYTICS", d.AnalyticsTimeout, time.Second, 10*time.Minute, &c.API.AnalyticsTimeout)
+	durIn("API_TIMEOUT_DEFAULT", d.DefaultTimeout, time.Second, 10*time.Minute, &c.API.DefaultTimeout)
+	var window time.Duration
+	durIn("API_RATE_WINDOW", d.PerKey.Window, time.Second, time.Hour, &window)
+	c.API.PerKey.Window, c.API.PerIP.Window = window, window
+	intIn("API_RATE_PER_KEY", d.PerKey.Max, 1, 1_000_000, &c.API.PerKey.Max)
+	intIn("API_RATE_PER_IP", d.PerIP.Max, 1, 1_000_000, &c.API.PerIP.Max)
+	intIn("API_ANALYTICS_CONCURRENCY_PER_WORKSPACE", d.AnalyticsPerWorkspace, 1, 1000, &c.API.AnalyticsPerWorkspace)
+	intIn("API_ANALYTICS_CONCURRENCY", d.AnalyticsPerReplica, 1, 1000, &c.API.AnalyticsPerReplica)
+	if c.API.AnalyticsPerReplica >= c.DB.MaxConns && c.DB.MaxConns >= 2 {
+		errs = append(errs, "API_ANALYTICS_CONCURRENCY must be below DB_MAX_CONNS, or analytics can hold the whole pool")
+	}
+	return errs
 }
 
 // Logger builds the process logger on stderr.

@@ -192,6 +192,12 @@ type envOptions struct {
 	strictWebhooks bool
 	// maxTargetFailures is REPORT_MAX_TARGET_FAILURES (0: 3).
 	maxTargetFailures int
+	// apiPools, when set, gives the API a store of its own with these pools, as
+	// `omnitrackiq api` has (app.OpenAPIStore); by default it shares the test's store.
+	apiPools *store.PoolOptions
+	// apiLimits are the API's deadlines and limits. Zero rate limits are lifted far out of
+	// reach: tests poll faster than any client should, all from one address.
+	apiLimits config.APILimits
 }
 
 // e2eWebhookSecret signs the Stripe events of billing tests.
@@ -212,7 +218,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	t.Cleanup(func() { namespaces <- ns })
 
-	st, _ := testdb.New(t)
+	st, dbURL := testdb.New(t)
 	logger := quietLogger()
 	if o.logSink != nil {
 		// Debug level, so a test scanning the logs for secrets sees everything logged.
@@ -340,13 +346,28 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if e.maxTargetFailures == 0 {
 		e.maxTargetFailures = 3
 	}
+	apiStore := st
+	if o.apiPools != nil {
+		if apiStore, err = store.OpenWith(ctx, dbURL, *o.apiPools); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(apiStore.Close)
+	}
+	limits := o.apiLimits
+	if limits.PerKey.Max == 0 {
+		limits.PerKey = config.Limit{Max: 1_000_000, Window: time.Minute}
+	}
+	if limits.PerIP.Max == 0 {
+		limits.PerIP = config.Limit{Max: 1_000_000, Window: time.Minute}
+	}
 	e.Router = api.NewRouter(api.Deps{
+		Limits:  limits,
 		Billing: billingDep,
 		Reports: e.Reports,
 		CheckWebhookURL: func(ctx context.Context, raw string) error {
 			return safehttp.CheckURL(ctx, raw, e.webhookPolicy)
 		},
-		Store: st, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
+		Store: apiStore, Syncs: e.Syncs, Connectors: readers, Box: box, Logger: logger,
 		ShopifyWebhookSecret: []byte(sandboxshopify.DefaultWebhookSecret),
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})

@@ -30,7 +30,7 @@ func (s *Store) RateHit(ctx context.Context, bucket string, per time.Duration) (
 	}
 	var c RateCount
 	var resetSecs float64
-	err := s.Pool.QueryRow(ctx, `
+	err := s.ctl().QueryRow(ctx, `
 		INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES ($1, `+rateWindowStart+`, 1)
 		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = r.hits + 1
 		RETURNING hits, extract(epoch FROM r.window_start + make_interval(secs => $2::float8) - now())::float8`,
@@ -41,7 +41,7 @@ func (s *Store) RateHit(ctx context.Context, bucket string, per time.Duration) (
 	c.ResetIn = secs(resetSecs)
 	// Pruning on a small share of new windows keeps the table bounded without a job.
 	if c.Hits == 1 && rand.IntN(32) == 0 {
-		if _, err := s.Pool.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1::float8)`,
+		if _, err := s.ctl().Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1::float8)`,
 			rateRetention.Seconds()); err != nil {
 			return RateCount{}, fmt.Errorf("rate limit: prune old windows: %w", err)
 		}
@@ -56,7 +56,7 @@ func (s *Store) RatePeek(ctx context.Context, bucket string, per time.Duration) 
 	}
 	var c RateCount
 	var resetSecs float64
-	err := s.Pool.QueryRow(ctx, `
+	err := s.ctl().QueryRow(ctx, `
 		SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = `+rateWindowStart+`), 0),
 			extract(epoch FROM `+rateWindowStart+` + make_interval(secs => $2::float8) - now())::float8`,
 		bucket, per.Seconds()).Scan(&c.Hits, &resetSecs)

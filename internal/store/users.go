@@ -114,7 +114,7 @@ func (s *Store) MembershipRole(ctx context.Context, userID, workspaceID string) 
 		return "", ErrNotFound
 	}
 	var role string
-	err := s.Pool.QueryRow(ctx, `SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2`,
+	err := s.ctl().QueryRow(ctx, `SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2`,
 		userID, workspaceID).Scan(&role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", ErrNotFound
@@ -132,7 +132,7 @@ func (s *Store) SessionActive(ctx context.Context, userID, familyID string) (boo
 		return false, nil
 	}
 	var ok bool
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_families
+	err := s.ctl().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_families
 		WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL)`, familyID, userID).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("check session %s: %w", familyID, err)
@@ -152,7 +152,7 @@ type KeyPrincipal struct {
 // minute (see WorkspaceForAPIKeyHash).
 func (s *Store) APIKeyPrincipal(ctx context.Context, hash []byte) (KeyPrincipal, error) {
 	var p KeyPrincipal
-	err := s.Pool.QueryRow(ctx, `
+	err := s.ctl().QueryRow(ctx, `
 		WITH k AS (
 			SELECT id, workspace_id, prefix, scope, last_used_at FROM api_keys
 			WHERE key_hash = $1 AND revoked_at IS NULL
