@@ -152,8 +152,8 @@ func checkScheduleInterval(cron string) error {
 		return &ValidationError{Msg: err.Error()}
 	}
 	if gap < MinScheduleInterval {
-		return &ValidationError{Msg: fmt.Sprintf("%q fires every %s at the shortest; schedules may fire at most every %s",
-			cron, gap, MinScheduleInterval)}
+		return &ValidationError{Msg: fmt.Sprintf("%q fires every %g minutes at the shortest; schedules may fire at most every %g minutes",
+			cron, gap.Minutes(), MinScheduleInterval.Minutes())}
 	}
 	return nil
 }
