@@ -144,6 +144,10 @@ func (f *fakeSyncs) StartBackfill(_ context.Context, conn store.Connection, from
 	if from == "2001-01-01" {
 		return syncsvc.Handle{}, false, &syncsvc.ValidationError{Msg: "window rejected by the sync service"}
 	}
+	if from == "2002-02-02" {
+		return syncsvc.Handle{}, false, &syncsvc.LimitError{Running: []string{"backfill-a", "backfill-b"},
+			Msg: "the workspace runs 2 backfills, the most it may run at once: backfill-a, backfill-b"}
+	}
 	h, started := f.start(workflows.BackfillWorkflowID(conn.ID, from, to), conn.WorkspaceID)
 	return h, started, nil
 }

@@ -246,7 +246,9 @@ func TestNoBillingNoLimits(t *testing.T) {
 		e.connect(e.key1, acct)
 	}
 	c := e.connect(e.key1, "5")
-	decode(t, e.do("PATCH", "/v1/connections/"+c.ID+"/schedule", e.key1, `{"cron":"* * * * *"}`), http.StatusOK, new(map[string]any))
+	// Every 15 minutes, which the free plan refuses; the floor under every plan still holds.
+	decode(t, e.do("PATCH", "/v1/connections/"+c.ID+"/schedule", e.key1, `{"cron":"*/15 * * * *"}`), http.StatusOK, new(map[string]any))
+	problem(t, e.do("PATCH", "/v1/connections/"+c.ID+"/schedule", e.key1, `{"cron":"* * * * *"}`), http.StatusUnprocessableEntity)
 	rec := e.do("GET", "/v1/metrics/summary?from=2000-01-01&to=2002-01-01", e.key1, "")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("old history without billing: %d %s", rec.Code, rec.Body)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/billing"
 	"github.com/omnitrackiq/omnitrackiq/internal/syncsvc"
 )
 
@@ -45,8 +46,16 @@ func (s *server) updateSchedule(c *gin.Context) {
 		validationProblem(c, errs)
 		return
 	}
+	// The plan's interval (billing on) answers first: it names the plan that allows more.
+	// Every plan's is at least the floor, so the floor speaks only where billing is off.
 	if req.Cron != nil && !s.checkSyncInterval(c, *req.Cron) {
 		return
+	}
+	if req.Cron != nil {
+		if msg := checkScheduleInterval(*req.Cron); msg != "" {
+			validationProblem(c, []FieldError{{"cron", msg}})
+			return
+		}
 	}
 	field := "schedule"
 	switch {
@@ -96,6 +105,20 @@ func validateScheduleUpdate(req ScheduleUpdateRequest) []FieldError {
 		}
 	}
 	return errs
+}
+
+// checkScheduleInterval refuses a cron that fires more often than
+// syncsvc.MinScheduleInterval, the floor under every plan's interval.
+func checkScheduleInterval(expr string) string {
+	gap, err := billing.CronMinInterval(expr)
+	if err != nil {
+		return err.Error()
+	}
+	if gap < syncsvc.MinScheduleInterval {
+		return fmt.Sprintf("fires every %s at the shortest; schedules may fire at most every %s (e.g. \"*/15 * * * *\")",
+			shortDuration(gap), shortDuration(syncsvc.MinScheduleInterval))
+	}
+	return ""
 }
 
 // checkCron accepts five space-separated cron fields made of the characters cron uses.

@@ -179,13 +179,31 @@ func appendErr(errs []FieldError, e *FieldError) []FieldError {
 	return errs
 }
 
-// syncsProblem maps a Syncs error: unknown → 404, bad input → 422, anything else means
-// Temporal is unreachable or failing → 503.
+// typeBackfillLimit: the workspace already runs as many backfills, or backfill windows, as
+// it may at once.
+const typeBackfillLimit = "/problems/backfill-limit"
+
+// backfillLimitRetry is the Retry-After of a backfill refused by the workspace's caps: a
+// hint to poll, since backfills take minutes to hours.
+const backfillLimitRetry = "60"
+
+// syncsProblem maps a Syncs error: unknown → 404, bad input → 422, overlapping a running
+// backfill → 409, past the workspace's backfill caps → 429 naming the running backfills,
+// anything else means Temporal is unreachable or failing → 503.
 // field names the input a validation error is about.
 func (s *server) syncsProblem(c *gin.Context, what, field string, err error) {
 	var verr *syncsvc.ValidationError
 	var cerr *syncsvc.ConflictError
+	var lerr *syncsvc.LimitError
 	switch {
+	case errors.As(err, &lerr):
+		c.Header("Retry-After", backfillLimitRetry)
+		p := Problem{Type: typeBackfillLimit, Title: "Too many running backfills", Status: http.StatusTooManyRequests,
+			Detail: lerr.Msg}
+		if len(lerr.Running) > 0 {
+			p.WorkflowID = lerr.Running[0]
+		}
+		writeProblem(c, p)
 	case errors.As(err, &cerr):
 		writeProblem(c, Problem{Type: typeConflict, Title: "Overlaps a running backfill", Status: http.StatusConflict,
 			Detail: cerr.Msg, WorkflowID: cerr.WorkflowID})

@@ -95,6 +95,7 @@ func TestBackfill(t *testing.T) {
 		{"other workspace", e.key2, path, window("2024-01-01", "2024-01-02"), 404, ""},
 		{"not a uuid", e.key1, "/v1/connections/123/backfills", window("2024-01-01", "2024-01-02"), 404, ""},
 		{"rejected by the sync service", e.key1, path, window("2001-01-01", "2001-01-02"), 422, "from"},
+		{"past the workspace's backfill caps", e.key1, path, window("2002-02-02", "2002-02-03"), 429, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,14 +108,22 @@ func TestBackfill(t *testing.T) {
 			if len(e.syncs.owner) != 0 {
 				t.Errorf("a rejected backfill started: %v", e.syncs.owner)
 			}
-			// Only the case the sync service itself rejects may reach it.
-			if tc.name != "rejected by the sync service" && e.syncs.callCount() != calls {
+			// Only the cases the sync service itself rejects may reach it.
+			if tc.status != 422 && tc.status != 429 && e.syncs.callCount() != calls {
 				t.Errorf("rejected request reached the sync service")
 			}
 			if after := e.rowCounts(); fmt.Sprint(after) != fmt.Sprint(rowsBefore) {
 				t.Errorf("rows %v -> %v", rowsBefore, after)
 			}
 		})
+	}
+
+	// Past the caps: 429, with Retry-After and the running backfills named.
+	rec := e.do("POST", path, e.key1, window("2002-02-02", "2002-02-03"))
+	p := problem(t, rec, http.StatusTooManyRequests)
+	if rec.Header().Get("Retry-After") == "" || p.Type != "/problems/backfill-limit" || p.WorkflowID != "backfill-a" ||
+		!strings.Contains(p.Detail, "backfill-a, backfill-b") {
+		t.Fatalf("backfill limit: Retry-After %q, problem %+v", rec.Header().Get("Retry-After"), p)
 	}
 
 	// The longest window, ending tomorrow, is accepted; the same one again is the running one.
@@ -158,6 +167,9 @@ func TestSchedule(t *testing.T) {
 		{"empty cron", e.key1, path, `{"cron":""}`, 422, "cron"},
 		{"cron with odd characters", e.key1, path, `{"cron":"0 $ * * *"}`, 422, "cron"},
 		{"minute 61", e.key1, path, `{"cron":"61 * * * *"}`, 422, "cron"},
+		{"every minute", e.key1, path, `{"cron":"* * * * *"}`, 422, "cron"},
+		{"every 10 minutes", e.key1, path, `{"cron":"*/10 * * * *"}`, 422, "cron"},
+		{"twice within 5 minutes each hour", e.key1, path, `{"cron":"0,5 * * * *"}`, 422, "cron"},
 		{"unknown timezone", e.key1, path, `{"timezone":"Mars/Olympus_Mons"}`, 422, "timezone"},
 		{"empty timezone", e.key1, path, `{"timezone":""}`, 422, "timezone"},
 		{"Local timezone", e.key1, path, `{"timezone":"Local"}`, 422, "timezone"},
@@ -190,7 +202,15 @@ func TestSchedule(t *testing.T) {
 		})
 	}
 
+	p := problem(t, e.do("PATCH", path, e.key1, `{"cron":"* * * * *"}`), http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Errors[0].Message, "at most every 15m") {
+		t.Fatalf("the refusal does not name the minimum: %+v", p.Errors)
+	}
 	var updated syncsvc.Schedule
+	decode(t, e.do("PATCH", path, e.key1, `{"cron":"*/15 * * * *"}`), http.StatusOK, &updated)
+	if updated.Cron != "*/15 * * * *" {
+		t.Fatalf("every 15 minutes, the minimum: %+v", updated)
+	}
 	decode(t, e.do("PATCH", path, e.key1, `{"cron":"5 4 * * MON-FRI","timezone":"Asia/Tokyo","paused":true}`), http.StatusOK, &updated)
 	if updated.Cron != "5 4 * * MON-FRI" || updated.Timezone != "Asia/Tokyo" || !updated.Paused {
 		t.Fatalf("updated %+v", updated)

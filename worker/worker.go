@@ -22,6 +22,10 @@ type Options struct {
 	// ChannelActivitiesPerSecond is the server-side rate of provider-calling activities per
 	// channel task queue, shared by every worker of the cluster. 0 means 2.
 	ChannelActivitiesPerSecond map[channels.Channel]float64
+	// BackfillActivitiesPerSecond is the same for each channel's backfill task queue, which
+	// carries only backfill windows' provider calls, so a large backfill never delays an
+	// incremental sync. 0 means the channel's ChannelActivitiesPerSecond.
+	BackfillActivitiesPerSecond map[channels.Channel]float64
 	// Channels lists the channels this process serves; nil means all with a reader.
 	Channels []channels.Channel
 	// Interceptors wrap every worker's workflows and activities.
@@ -50,7 +54,8 @@ const ensureSchedulesTimeout = 30 * time.Second
 const heartbeatSendInterval = 5 * time.Second
 
 // New creates the workers: one on the "sync" queue for workflows and bookkeeping
-// activities, one per channel queue for the activities that call the provider, and, with
+// activities, two per channel for the activities that call the provider (the channel's
+// queue for incremental syncs, its backfill queue for backfill windows), and, with
 // Options.Billing, one on the "billing" queue for the dunning workflow and its activities,
 // and with Options.Reports, one on the "reports" queue for ReportRun and its activities.
 func New(c client.Client, acts *activities.Sync, o Options) *Workers {
@@ -100,20 +105,36 @@ func New(c client.Client, acts *activities.Sync, o Options) *Workers {
 	for _, ch := range chans {
 		rate := o.ChannelActivitiesPerSecond[ch]
 		if rate <= 0 {
-			rate = 2
+			rate = defaultActivitiesPerSecond
 		}
-		cw := sdkworker.New(c, workflows.ChannelTaskQueue(string(ch)), sdkworker.Options{
-			TaskQueueActivitiesPerSecond: rate,
-			Interceptors:                 o.Interceptors,
-			// The SDK sends a heartbeat at most every 0.8 x the heartbeat timeout (16 s of
-			// SyncWindow's 20 s), which leaves a busy worker 4 s before Temporal presumes the
-			// attempt dead and starts a second one. SyncWindow heartbeats every 5 s; send them.
-			MaxHeartbeatThrottleInterval: heartbeatSendInterval,
-		})
-		cw.RegisterActivityWithOptions(acts.SyncWindow, activity.RegisterOptions{Name: "SyncWindow"})
-		w.all = append(w.all, cw)
+		backfillRate := o.BackfillActivitiesPerSecond[ch]
+		if backfillRate <= 0 {
+			backfillRate = rate
+		}
+		w.all = append(w.all,
+			providerWorker(c, acts, workflows.ChannelTaskQueue(string(ch)), rate, o.Interceptors),
+			providerWorker(c, acts, workflows.BackfillTaskQueue(string(ch)), backfillRate, o.Interceptors))
 	}
 	return w
+}
+
+// defaultActivitiesPerSecond is a channel queue's rate when Options leave it unset.
+const defaultActivitiesPerSecond = 2
+
+// providerWorker runs SyncWindow, the activity that calls the provider, on one of a
+// channel's queues, at most rate activities a second across the cluster.
+func providerWorker(c client.Client, acts *activities.Sync, queue string, rate float64,
+	interceptors []interceptor.WorkerInterceptor) sdkworker.Worker {
+	pw := sdkworker.New(c, queue, sdkworker.Options{
+		TaskQueueActivitiesPerSecond: rate,
+		Interceptors:                 interceptors,
+		// The SDK sends a heartbeat at most every 0.8 x the heartbeat timeout (16 s of
+		// SyncWindow's 20 s), which leaves a busy worker 4 s before Temporal presumes the
+		// attempt dead and starts a second one. SyncWindow heartbeats every 5 s; send them.
+		MaxHeartbeatThrottleInterval: heartbeatSendInterval,
+	})
+	pw.RegisterActivityWithOptions(acts.SyncWindow, activity.RegisterOptions{Name: "SyncWindow"})
+	return pw
 }
 
 // Start creates the schedules (Options.EnsureSchedules) and starts every worker; on error

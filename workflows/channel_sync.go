@@ -40,9 +40,9 @@ func bookkeepingOptions() workflow.ActivityOptions {
 	}
 }
 
-func syncWindowOptions(channel string) workflow.ActivityOptions {
+func syncWindowOptions(taskQueue string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		TaskQueue:           ChannelTaskQueue(channel),
+		TaskQueue:           taskQueue,
 		StartToCloseTimeout: syncWindowTimeout,
 		HeartbeatTimeout:    syncWindowHeartbeat,
 		// Cancellation waits for the attempt to stop, so the run is closed only once nothing
@@ -153,7 +153,7 @@ func ChannelSync(ctx workflow.Context, in ChannelSyncInput) (ChannelSyncResult, 
 // maxRateLimitWait, so a provider that keeps throttling is asked less and less often.
 func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.PrepareResult, progress *Progress) error {
 	var acts *activities.Sync
-	actx := workflow.WithActivityOptions(ctx, syncWindowOptions(prep.Channel))
+	actx := workflow.WithActivityOptions(ctx, syncWindowOptions(syncWindowQueue(ctx, in.Kind, prep.Channel)))
 	streak := 0 // waits in a row without a new page
 	for {
 		var res activities.SyncWindowResult
@@ -187,6 +187,24 @@ func readWindow(ctx workflow.Context, in ChannelSyncInput, prep activities.Prepa
 		progress.Phase, progress.WaitingFor, progress.WaitingUntil, progress.Message = "reading", "", "", ""
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s sync, window %s..%s", prep.Channel, in.Kind, prep.From, prep.To))
 	}
+}
+
+// backfillQueueChange is the workflow.GetVersion change id of moving backfill windows'
+// provider calls from the channel's queue to the channel's backfill queue.
+const backfillQueueChange = "backfill-task-queue"
+
+// syncWindowQueue is the task queue of a window's SyncWindow calls: the channel's backfill
+// queue for a backfill window, so backfills never delay incremental syncs, and the channel's
+// queue otherwise. A backfill window started before the change keeps reading on the
+// channel's queue, as its history says it did.
+func syncWindowQueue(ctx workflow.Context, kind, channel string) string {
+	if kind != KindBackfill {
+		return ChannelTaskQueue(channel)
+	}
+	if workflow.GetVersion(ctx, backfillQueueChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return ChannelTaskQueue(channel)
+	}
+	return BackfillTaskQueue(channel)
 }
 
 // rateLimitWait is how long to wait before the next call after the streak-th rate-limit

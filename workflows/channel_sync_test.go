@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -164,5 +166,36 @@ func TestRateLimitWaitBacksOffOnlyWhenThrottlingPersists(t *testing.T) {
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.want, rateLimitWait(tc.asked, tc.streak), "asked %s, streak %d", tc.asked, tc.streak)
+	}
+}
+
+// A backfill window calls the provider on the channel's backfill queue, an incremental
+// sync on the channel's queue, so backfills never delay incremental syncs.
+func TestChannelSyncProviderQueueByKind(t *testing.T) {
+	cases := []struct {
+		kind, want string
+	}{
+		{KindIncremental, "sync-meta"},
+		{KindBackfill, "sync-meta-backfill"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			env := newSyncEnv(t)
+			var a *activities.Sync
+			env.OnActivity(a.PrepareSync, mock.Anything, mock.Anything).
+				Return(activities.PrepareResult{SyncRunID: "r1", Channel: "meta", From: "2026-01-01", To: "2026-01-14"}, nil)
+			env.OnActivity(a.SyncWindow, mock.Anything, mock.Anything).Return(activities.SyncWindowResult{Pages: 1, Rows: 10, Done: true}, nil)
+			env.OnActivity(a.FinishSync, mock.Anything, mock.Anything).Return(activities.FinishResult{Pages: 1, Rows: 10}, nil)
+			var queues []string
+			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+				if info.ActivityType.Name == "SyncWindow" {
+					queues = append(queues, info.TaskQueue)
+				}
+			})
+			env.ExecuteWorkflow(ChannelSync, ChannelSyncInput{WorkspaceID: "w1", ConnectionID: "c1", Channel: "meta",
+				Kind: tc.kind, From: "2026-01-01", To: "2026-01-14"})
+			require.NoError(t, env.GetWorkflowError())
+			require.Equal(t, []string{tc.want}, queues)
+		})
 	}
 }

@@ -13,6 +13,12 @@ const TaskQueueSync = "sync"
 // own server-side rate limit because each provider has its own quota.
 func ChannelTaskQueue(channel string) string { return "sync-" + channel }
 
+// BackfillTaskQueue is the task queue of a channel's provider-calling activities for
+// backfill windows, with its own rate limit: a workspace's backfill of years of history
+// queues its pages here, so the incremental syncs of every workspace on ChannelTaskQueue
+// never wait behind them.
+func BackfillTaskQueue(channel string) string { return "sync-" + channel + "-backfill" }
+
 // Search attributes every workflow carries, so operations can filter runs in the Web UI
 // (e.g. `Channel="meta" AND ExecutionStatus="Failed"`).
 var (

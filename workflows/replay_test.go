@@ -40,6 +40,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		{"ChannelSync waiting out 14 TikTok rate limits on timers", "testdata/channel_sync_rate_limited.history.json"},
 		{"Backfill cancelled mid-window", "testdata/backfill_cancelled.history.json"},
 		{"ChannelSync window of a cancelled backfill", "testdata/channel_sync_cancelled.history.json"},
+		{"ChannelSync backfill window reading on the backfill queue", "testdata/channel_sync_backfill_queue.history.json"},
 		{"Dunning advanced to cancellation, with duplicates, 3DS and an extension", "testdata/dunning-canceled.history.json"},
 		{"Dunning recovered by a new payment method while suspended", "testdata/dunning-payment-method.history.json"},
 		{"Dunning recovered by invoice.paid while restricted", "testdata/dunning-invoice-paid.history.json"},

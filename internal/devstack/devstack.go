@@ -262,8 +262,11 @@ func Seed(ctx context.Context, d *app.Deps) (SeedResult, error) {
 		return SeedResult{}, err
 	}
 	svc := d.SyncService()
+	// The demo backfills every connection at once, past a workspace's usual caps.
+	demos := demoConnections()
+	svc.MaxBackfills, svc.MaxBackfillWindows = len(demos), len(demos)*workflows.DefaultBackfillConcurrency
 	var out SeedResult
-	for _, demo := range demoConnections() {
+	for _, demo := range demos {
 		conn, err := st.FindConnection(ctx, DemoWorkspaceID, string(demo.channel), demo.account.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			conn, err = connect(ctx, d, demo)

@@ -27,23 +27,32 @@ type BackfillStatus func(ctx context.Context, b Backfill) (string, error)
 // visible in Temporal (the API reserves, then starts).
 const startingGrace = time.Minute
 
+// BackfillAdmit decides whether a new backfill may start beside the workspace's running
+// ones (every one of them checked with BackfillStatus first). A non-nil error refuses it;
+// ReserveBackfill returns that error, wrapped.
+type BackfillAdmit func(ctx context.Context, running []Backfill) error
+
 // ReserveBackfill records b as the connection's running backfill unless a running one
 // overlaps its days; then it returns that one instead (which is b itself when the same
-// backfill is already running). Rows still marked running are checked with status, so a
-// backfill that ended without telling us (terminated, say) never blocks the connection.
-// The connection row is locked, so two concurrent requests cannot both pass the check.
-func (s *Store) ReserveBackfill(ctx context.Context, b Backfill, status BackfillStatus) (running *Backfill, err error) {
+// backfill is already running). Otherwise admit (nil: always) decides, from the
+// workspace's running backfills, whether b may start. Rows still marked running are
+// checked with status, so a backfill that ended without telling us (terminated, say)
+// neither blocks the connection nor counts against the workspace.
+//
+// A transaction-scoped advisory lock per workspace serialises reservations, so two
+// concurrent requests, on any API replica, cannot both pass the checks.
+func (s *Store) ReserveBackfill(ctx context.Context, b Backfill, status BackfillStatus, admit BackfillAdmit) (running *Backfill, err error) {
+	var refused error
 	err = s.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, b.ConnectionID); err != nil {
-			return fmt.Errorf("lock connection: %w", err)
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('backfills:' || $1::text, 0))`, b.WorkspaceID); err != nil {
+			return fmt.Errorf("lock workspace backfills: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT workflow_id, workspace_id, connection_id, day_from, day_to, status, started_at
-			FROM backfills WHERE connection_id = $1 AND status = 'running' AND day_from <= $3 AND day_to >= $2
-			ORDER BY started_at`, b.ConnectionID, b.From, b.To)
+			FROM backfills WHERE workspace_id = $1 AND status = 'running' ORDER BY started_at, workflow_id`, b.WorkspaceID)
 		if err != nil {
-			return fmt.Errorf("find overlapping backfills: %w", err)
+			return fmt.Errorf("find running backfills: %w", err)
 		}
-		overlapping, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Backfill, error) {
+		recorded, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Backfill, error) {
 			var o Backfill
 			err := r.Scan(&o.WorkflowID, &o.WorkspaceID, &o.ConnectionID, &o.From, &o.To, &o.Status, &o.StartedAt)
 			return o, err
@@ -51,19 +60,32 @@ func (s *Store) ReserveBackfill(ctx context.Context, b Backfill, status Backfill
 		if err != nil {
 			return fmt.Errorf("scan backfill: %w", err)
 		}
-		for _, o := range overlapping {
+		var live []Backfill
+		for _, o := range recorded {
 			st, err := status(ctx, o)
 			if err != nil {
 				return fmt.Errorf("check backfill %s: %w", o.WorkflowID, err)
 			}
 			if st == RunRunning {
-				o := o
-				running = &o
-				return nil
+				live = append(live, o)
+				continue
 			}
 			if _, err := tx.Exec(ctx, `UPDATE backfills SET status = $2, finished_at = coalesce(finished_at, now())
 				WHERE workflow_id = $1`, o.WorkflowID, st); err != nil {
 				return fmt.Errorf("close backfill %s: %w", o.WorkflowID, err)
+			}
+		}
+		for _, o := range live {
+			if o.ConnectionID == b.ConnectionID && !o.From.After(b.To) && !o.To.Before(b.From) {
+				o := o
+				running = &o
+				return nil
+			}
+		}
+		if admit != nil {
+			// Refused, the transaction still commits the rows it closed above.
+			if refused = admit(ctx, live); refused != nil {
+				return nil
 			}
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO backfills (workflow_id, workspace_id, connection_id, day_from, day_to)
@@ -75,6 +97,9 @@ func (s *Store) ReserveBackfill(ctx context.Context, b Backfill, status Backfill
 		}
 		return nil
 	})
+	if err == nil && refused != nil {
+		err = refused
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reserve backfill %s: %w", b.WorkflowID, err)
 	}

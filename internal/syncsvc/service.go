@@ -32,6 +32,12 @@ type Service struct {
 	Temporal client.Client
 	Store    *store.Store
 	Logger   *slog.Logger
+	// MaxBackfills caps the backfills one workspace runs at once; 0 means
+	// DefaultMaxBackfills.
+	MaxBackfills int
+	// MaxBackfillWindows caps the windows one workspace's running backfills read at once
+	// between them; 0 means DefaultMaxBackfillWindows.
+	MaxBackfillWindows int
 }
 
 // TriggerSync starts the connection's incremental sync, or returns the one already running
@@ -89,7 +95,10 @@ func (s *Service) describeRunning(ctx context.Context, workflowID string) (Handl
 const shopifyBackfillWindowDays = 30
 
 // StartBackfill starts a Backfill of [from, to]; the same range already running is returned
-// with started=false.
+// with started=false. A backfill overlapping another running on the connection is a
+// *ConflictError; one past the workspace's caps (MaxBackfills, MaxBackfillWindows) is a
+// *LimitError naming the running ones. The new backfill reads as many windows at once as
+// the workspace has left, up to workflows.DefaultBackfillConcurrency.
 func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from, to string) (Handle, bool, error) {
 	id := workflows.BackfillWorkflowID(conn.ID, from, to)
 	windowDays := workflows.DefaultBackfillWindowDays
@@ -100,9 +109,13 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 	if err != nil {
 		return Handle{}, false, &ValidationError{Msg: err.Error()}
 	}
+	capacity := &backfillCapacity{
+		maxBackfills: s.maxBackfills(), maxWindows: s.maxBackfillWindows(),
+		windowsOf: map[string]int{}, check: s.describeBackfill,
+	}
 	running, err := s.Store.ReserveBackfill(ctx, store.Backfill{
 		WorkflowID: id, WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, From: days.From, To: days.To,
-	}, s.backfillStatus)
+	}, capacity.status, capacity.admit)
 	if err != nil {
 		return Handle{}, false, err
 	}
@@ -125,9 +138,10 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    workflows.SearchAttributes(conn.WorkspaceID, conn.ID, conn.Channel),
 		StaticSummary:                            fmt.Sprintf("%s backfill %s..%s", conn.Channel, from, to),
+		Memo:                                     map[string]any{backfillWindowsMemo: capacity.granted},
 	}, workflows.Backfill, workflows.BackfillInput{
 		WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, Channel: conn.Channel, From: from, To: to,
-		WindowDays: windowDays, MaxConcurrent: workflows.DefaultBackfillConcurrency,
+		WindowDays: windowDays, MaxConcurrent: capacity.granted,
 	})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
@@ -137,31 +151,6 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 		return Handle{}, false, fmt.Errorf("start backfill of connection %s: %w", conn.ID, err)
 	}
 	return Handle{WorkflowID: run.GetID(), RunID: run.GetRunID()}, true, nil
-}
-
-// backfillStatus asks Temporal whether a recorded backfill still runs.
-func (s *Service) backfillStatus(ctx context.Context, b store.Backfill) (string, error) {
-	resp, err := s.Temporal.DescribeWorkflowExecution(ctx, b.WorkflowID, "")
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		if b.InStartingGrace(time.Now()) {
-			return store.RunRunning, nil
-		}
-		return store.RunFailed, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("describe %s: %w", b.WorkflowID, err)
-	}
-	switch resp.GetWorkflowExecutionInfo().GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		return store.RunRunning, nil
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return store.RunSucceeded, nil
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		return store.RunCancelled, nil
-	default:
-		return store.RunFailed, nil
-	}
 }
 
 // StartWorkspaceSync starts a sync of every connection of the workspace, or returns the one
@@ -393,6 +382,9 @@ func (s *Service) UpdateSchedule(ctx context.Context, conn store.Connection, u S
 	}
 	if u.Cron != nil {
 		if err := validateCron(*u.Cron); err != nil {
+			return Schedule{}, err
+		}
+		if err := checkScheduleInterval(*u.Cron); err != nil {
 			return Schedule{}, err
 		}
 		cron = strings.Join(strings.Fields(*u.Cron), " ")
