@@ -156,7 +156,8 @@ func OpenAPIStore(ctx context.Context, cfg config.Config) (*store.Store, error) 
 
 // SyncService is the API's view of the sync workflows.
 func (d *Deps) SyncService() *syncsvc.Service {
-	return &syncsvc.Service{Temporal: d.Temporal, Store: d.Store, Logger: d.Logger}
+	return &syncsvc.Service{Temporal: d.Temporal, Store: d.Store, Logger: d.Logger,
+		MaxBackfills: d.Config.MaxBackfillsPerWorkspace, MaxBackfillWindows: d.Config.MaxBackfillWindowsPerWorkspace}
 }
 
 // Workers builds the Temporal workers of this process.
@@ -184,6 +185,13 @@ func (d *Deps) Workers() *worker.Workers {
 			channels.TikTok:    d.Config.ActivitiesPerSecond["tiktok"],
 			channels.Shopify:   d.Config.ActivitiesPerSecond["shopify"],
 			channels.GA4:       d.Config.ActivitiesPerSecond["ga4"],
+		},
+		BackfillActivitiesPerSecond: map[channels.Channel]float64{
+			channels.Meta:      d.Config.BackfillActivitiesPerSecond["meta"],
+			channels.GoogleAds: d.Config.BackfillActivitiesPerSecond["google_ads"],
+			channels.TikTok:    d.Config.BackfillActivitiesPerSecond["tiktok"],
+			channels.Shopify:   d.Config.BackfillActivitiesPerSecond["shopify"],
+			channels.GA4:       d.Config.BackfillActivitiesPerSecond["ga4"],
 		},
 	}
 	// Plans and dunning are enforced only where billing is configured.
@@ -286,7 +294,8 @@ func (d *Deps) APIHandler() (http.Handler, error) {
 			"statement_timeout", d.Config.DB.StatementTimeout)
 	}
 	st := d.apiStore
-	syncs := &syncsvc.Service{Temporal: d.Temporal, Store: st, Logger: d.Logger}
+	syncs := d.SyncService()
+	syncs.Store = st
 	return api.NewRouter(api.Deps{
 		Store: st, Syncs: syncs, Connectors: d.Connectors, Box: d.Box, Limits: d.Config.API,
 		Ready: d.TemporalReady, Logger: d.Logger.With("component", "api"),

@@ -56,6 +56,13 @@ type Config struct {
 	GA4AdminBaseURL string
 	// ActivitiesPerSecond is the server-side rate limit of each channel's task queue.
 	ActivitiesPerSecond map[string]float64
+	// BackfillActivitiesPerSecond is the rate of each channel's backfill queue
+	// (sync-<channel>-backfill), by lower-case channel; absent means the channel's own rate.
+	BackfillActivitiesPerSecond map[string]float64
+	// MaxBackfillsPerWorkspace and MaxBackfillWindowsPerWorkspace cap the backfills a
+	// workspace runs at once and the windows they read at once (0: the defaults, 3 and 6).
+	MaxBackfillsPerWorkspace       int
+	MaxBackfillWindowsPerWorkspace int
 
 	Identity
 	Billing
@@ -306,6 +313,24 @@ func FromEnv() (Config, error) {
 			errs = append(errs, key+" must be a positive number")
 		}
 		c.ActivitiesPerSecond[strings.ToLower(ch)] = v
+	}
+	c.BackfillActivitiesPerSecond = map[string]float64{}
+	for _, ch := range []string{"META", "GOOGLE_ADS", "TIKTOK", "SHOPIFY", "GA4"} {
+		key := ch + "_BACKFILL_ACTIVITIES_PER_SECOND"
+		if os.Getenv(key) == "" {
+			continue
+		}
+		v, err := floatEnv(key, 0)
+		if err != nil || v <= 0 {
+			errs = append(errs, key+" must be a positive number")
+		}
+		c.BackfillActivitiesPerSecond[strings.ToLower(ch)] = v
+	}
+	if c.MaxBackfillsPerWorkspace, err = intEnv("MAX_BACKFILLS_PER_WORKSPACE", 3); err != nil || c.MaxBackfillsPerWorkspace < 1 {
+		errs = append(errs, "MAX_BACKFILLS_PER_WORKSPACE must be a positive integer")
+	}
+	if c.MaxBackfillWindowsPerWorkspace, err = intEnv("MAX_BACKFILL_WINDOWS_PER_WORKSPACE", 6); err != nil || c.MaxBackfillWindowsPerWorkspace < 1 {
+		errs = append(errs, "MAX_BACKFILL_WINDOWS_PER_WORKSPACE must be a positive integer")
 	}
 	errs = append(errs, c.readLimits()...)
 	if len(errs) > 0 {
