@@ -26,7 +26,9 @@ import (
 // answers never do. An answer of the endpoint that is not a token is an
 // *oauth2.RetrieveError (status, headers and body, for the connector to classify); a
 // failure to reach the endpoint is the transport's *url.Error; any other error is a 2xx
-// answer that is not a usable token (no access_token, not JSON).
+// answer that is not a usable token (no access_token, not JSON). A redirect is never followed
+// (the refresh token and client secret would go with a 307 or 308): the *url.Error then
+// wraps an *httpx.RedirectError.
 func Refresh(ctx context.Context, hc *http.Client, tokenURL, userAgent, clientID, clientSecret, refreshToken string) (*oauth2.Token, error) {
 	if hc == nil {
 		hc = http.DefaultClient
@@ -35,7 +37,7 @@ func Refresh(ctx context.Context, hc *http.Client, tokenURL, userAgent, clientID
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	withUA := *hc
+	withUA := *httpx.NoRedirects(hc)
 	withUA.Transport = userAgentTransport{base: base, userAgent: userAgent}
 	cfg := oauth2.Config{ClientID: clientID, ClientSecret: clientSecret,
 		Endpoint: oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}}
