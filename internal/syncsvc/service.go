@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
@@ -270,7 +271,8 @@ func (s *Service) failureOf(ctx context.Context, workflowID, runID string) strin
 		err = u
 		msg = err.Error()
 	}
-	return msg
+	// Tenants read this: an activity's error may name our own addresses.
+	return httpx.HideAddresses(msg)
 }
 
 func phaseOf(runStatus string) string {
@@ -289,7 +291,7 @@ func phaseOf(runStatus string) string {
 func syncRunDTO(r store.SyncRun) SyncRun {
 	return SyncRun{
 		ID: r.ID, Kind: r.Kind, WindowFrom: r.WindowFrom.Format("2006-01-02"), WindowTo: r.WindowTo.Format("2006-01-02"),
-		Status: r.Status, Pages: r.Pages, RowsWritten: r.RowsWritten, Error: r.Error, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Status: r.Status, Pages: r.Pages, RowsWritten: r.RowsWritten, Error: httpx.HideAddresses(r.Error), StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 	}
 }
 
