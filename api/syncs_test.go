@@ -88,16 +88,25 @@ func TestBackfill(t *testing.T) {
 		{"from after to", e.key1, path, window("2024-02-01", "2024-01-31"), 422, "from"},
 		{"to after tomorrow", e.key1, path, window(day(today), day(today.AddDate(0, 0, 2))), 422, "to"},
 		{"1124 days", e.key1, path, window(day(today.AddDate(0, 0, -1123)), day(today)), 422, "from"},
+		{"before retention", e.key1, path, window(day(today.AddDate(0, 0, -1124)), day(today.AddDate(0, 0, -1100))), 422, "from"},
+		{"year 0000", e.key1, path, window("0000-01-01", "0000-12-31"), 422, "from"},
+		{"year 0000 to today", e.key1, path, window("0000-01-01", day(today)), 422, "from"},
+		{"1969", e.key1, path, window("1969-12-31", "1970-01-01"), 422, "from"},
+		{"year 9999", e.key1, path, window("9999-01-01", "9999-12-31"), 422, "to"},
 		{"unknown field", e.key1, path, `{"from":"2024-01-01","to":"2024-01-02","windows":3}`, 400, ""},
 		{"malformed", e.key1, path, `{"from":`, 400, ""},
 		{"no body", e.key1, path, "", 400, ""},
 		{"number date", e.key1, path, `{"from":20240101,"to":"2024-01-02"}`, 400, ""},
 		{"other workspace", e.key2, path, window("2024-01-01", "2024-01-02"), 404, ""},
 		{"not a uuid", e.key1, "/v1/connections/123/backfills", window("2024-01-01", "2024-01-02"), 404, ""},
-		{"rejected by the sync service", e.key1, path, window("2001-01-01", "2001-01-02"), 422, "from"},
+		{"rejected by the sync service", e.key1, path, window(day(today.AddDate(0, 0, -30)), day(today.AddDate(0, 0, -29))), 422, "from"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "rejected by the sync service" {
+				e.syncs.backfillErr = &syncsvc.ValidationError{Msg: "window rejected by the sync service"}
+				defer func() { e.syncs.backfillErr = nil }()
+			}
 			calls := e.syncs.callCount()
 			rowsBefore := e.rowCounts()
 			p := problem(t, e.do("POST", tc.path, tc.key, tc.body), tc.status)

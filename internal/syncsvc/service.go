@@ -101,6 +101,12 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 	if err != nil {
 		return Handle{}, false, &ValidationError{Msg: err.Error()}
 	}
+	// Checked here too, for callers other than the API: a day no provider serves would only
+	// fail later, and one before year 1 would fail in the database as a server error.
+	if earliest := channels.EarliestBackfillDay(time.Now()); days.From.Before(earliest) {
+		return Handle{}, false, &ValidationError{Msg: fmt.Sprintf("from %s is before %s: providers keep at most %d days of data",
+			from, earliest.Format(channels.DateLayout), channels.RetentionDays)}
+	}
 	running, err := s.Store.ReserveBackfill(ctx, store.Backfill{
 		WorkflowID: id, WorkspaceID: conn.WorkspaceID, ConnectionID: conn.ID, From: days.From, To: days.To,
 	}, s.backfillStatus)
