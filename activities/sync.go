@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
@@ -450,7 +451,7 @@ func (a *Sync) SyncWindow(ctx context.Context, in SyncWindowInput) (SyncWindowRe
 				ErrTypeNoProgress, err)
 		}
 		// Best effort: the message only explains a later give-up.
-		if rerr := a.Store.RecordAttemptError(context.WithoutCancel(ctx), claim, err.Error()); rerr != nil {
+		if rerr := a.Store.RecordAttemptError(context.WithoutCancel(ctx), claim, httpx.HideAddresses(err.Error())); rerr != nil {
 			a.logger().Warn("record attempt error", "sync_run", run.ID, "err", rerr)
 		}
 		return res, err
@@ -661,7 +662,7 @@ func (a *Sync) classify(ctx context.Context, conn store.Connection, err error) e
 		// Use a fresh context: the flag must land even if this attempt is being cancelled.
 		flagCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if ferr := a.Store.MarkNeedsReauth(flagCtx, conn.WorkspaceID, conn.ID, pe.Message); ferr != nil {
+		if ferr := a.Store.MarkNeedsReauth(flagCtx, conn.WorkspaceID, conn.ID, httpx.HideAddresses(pe.Message)); ferr != nil {
 			a.logger().Error("flag connection needs_reauth", "connection", conn.ID, "err", ferr)
 		} else if _, nerr := a.notifyReauth(flagCtx, conn.WorkspaceID, conn.ID); nerr != nil {
 			// The next sync's PrepareSync tries again.
@@ -713,8 +714,10 @@ func (a *Sync) FinishSync(ctx context.Context, in FinishInput) (FinishResult, er
 		case !in.Succeeded:
 			status = store.RunFailed
 		}
+		// The error becomes the run's error and the connection's status_reason, which tenants
+		// read: whatever produced it, it must not name our addresses.
 		run, err := a.Store.FinishSyncRun(ctx, store.FinishRun{
-			RunID: in.SyncRunID, Status: status, Error: in.Error,
+			RunID: in.SyncRunID, Status: status, Error: httpx.HideAddresses(in.Error),
 			AdvanceCursor: in.Kind == kindIncremental, WorkflowID: in.WorkflowID,
 		})
 		if err != nil {

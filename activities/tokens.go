@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 	"github.com/omnitrackiq/omnitrackiq/internal/notify"
 	"github.com/omnitrackiq/omnitrackiq/internal/secretbox"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
@@ -113,7 +114,8 @@ func (a *Sync) RefreshToken(ctx context.Context, in TokenRef) (RefreshTokenResul
 	}
 	fresh, err := a.Refresher.Refresh(ctx, conn.Channel, conn.ExternalAccountID, acct.Token, acct.RefreshToken)
 	if err != nil {
-		msg := redact(err.Error(), acct.Token, acct.RefreshToken)
+		// The message may become the connection's status_reason, which tenants read.
+		msg := httpx.HideAddresses(redact(err.Error(), acct.Token, acct.RefreshToken))
 		if needsReauth(err) {
 			reason := "the provider refused to refresh the access token: " + msg
 			flagCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -84,7 +84,9 @@ type fakeSyncs struct {
 	calls     []string
 	ensureErr error
 	syncErr   error
-	panicGet  bool
+	// backfillErr, when set, is what StartBackfill answers.
+	backfillErr error
+	panicGet    bool
 }
 
 func newFakeSyncs() *fakeSyncs {
@@ -141,12 +143,8 @@ func (f *fakeSyncs) StartBackfill(_ context.Context, conn store.Connection, from
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StartBackfill %s %s %s", conn.ID, from, to)
-	if from == "2001-01-01" {
-		return syncsvc.Handle{}, false, &syncsvc.ValidationError{Msg: "window rejected by the sync service"}
-	}
-	if from == "2002-02-02" {
-		return syncsvc.Handle{}, false, &syncsvc.LimitError{Running: []string{"backfill-a", "backfill-b"},
-			Msg: "the workspace runs 2 backfills, the most it may run at once: backfill-a, backfill-b"}
+	if f.backfillErr != nil {
+		return syncsvc.Handle{}, false, f.backfillErr
 	}
 	h, started := f.start(workflows.BackfillWorkflowID(conn.ID, from, to), conn.WorkspaceID)
 	return h, started, nil

@@ -32,8 +32,8 @@ type BackfillRequest struct {
 	To   string `json:"to"`
 }
 
-// maxBackfillDays is how far back Meta keeps insights (37 months).
-const maxBackfillDays = 1123
+// maxBackfillDays is the longest backfill window: how far back Meta keeps insights (37 months).
+const maxBackfillDays = channels.RetentionDays
 
 // startedStatus is 202 for a run this request started and 200 for one already running.
 func startedStatus(started bool) int {
@@ -139,7 +139,9 @@ func (s *server) historyCovers(c *gin.Context, conn store.Connection, from strin
 }
 
 // validateBackfill checks a backfill window. The latest allowed day is tomorrow in UTC,
-// because an account in a zone ahead of UTC is already there.
+// because an account in a zone ahead of UTC is already there; the earliest is
+// channels.RetentionDays before today, since no provider serves older data (and a day such
+// as 0000-01-01 is not even a date PostgreSQL can store).
 func validateBackfill(req BackfillRequest, now time.Time) []FieldError {
 	from, ferr := parseDay("from", req.From)
 	to, terr := parseDay("to", req.To)
@@ -154,6 +156,9 @@ func validateBackfill(req BackfillRequest, now time.Time) []FieldError {
 		errs = append(errs, FieldError{"from", fmt.Sprintf("must not be after to (%s)", req.To)})
 	case to.After(today.AddDate(0, 0, 1)):
 		errs = append(errs, FieldError{"to", fmt.Sprintf("must not be after %s", today.AddDate(0, 0, 1).Format(channels.DateLayout))})
+	case from.Before(channels.EarliestBackfillDay(today)):
+		errs = append(errs, FieldError{"from", fmt.Sprintf("must not be before %s: providers keep at most %d days (37 months) of data",
+			channels.EarliestBackfillDay(today).Format(channels.DateLayout), channels.RetentionDays)})
 	case w.Days() > maxBackfillDays:
 		errs = append(errs, FieldError{"from", fmt.Sprintf("the window is %d days; at most %d can be backfilled", w.Days(), maxBackfillDays)})
 	}

@@ -88,17 +88,30 @@ func TestBackfill(t *testing.T) {
 		{"from after to", e.key1, path, window("2024-02-01", "2024-01-31"), 422, "from"},
 		{"to after tomorrow", e.key1, path, window(day(today), day(today.AddDate(0, 0, 2))), 422, "to"},
 		{"1124 days", e.key1, path, window(day(today.AddDate(0, 0, -1123)), day(today)), 422, "from"},
+		{"before retention", e.key1, path, window(day(today.AddDate(0, 0, -1124)), day(today.AddDate(0, 0, -1100))), 422, "from"},
+		{"year 0000", e.key1, path, window("0000-01-01", "0000-12-31"), 422, "from"},
+		{"year 0000 to today", e.key1, path, window("0000-01-01", day(today)), 422, "from"},
+		{"1969", e.key1, path, window("1969-12-31", "1970-01-01"), 422, "from"},
+		{"year 9999", e.key1, path, window("9999-01-01", "9999-12-31"), 422, "to"},
 		{"unknown field", e.key1, path, `{"from":"2024-01-01","to":"2024-01-02","windows":3}`, 400, ""},
 		{"malformed", e.key1, path, `{"from":`, 400, ""},
 		{"no body", e.key1, path, "", 400, ""},
 		{"number date", e.key1, path, `{"from":20240101,"to":"2024-01-02"}`, 400, ""},
 		{"other workspace", e.key2, path, window("2024-01-01", "2024-01-02"), 404, ""},
 		{"not a uuid", e.key1, "/v1/connections/123/backfills", window("2024-01-01", "2024-01-02"), 404, ""},
-		{"rejected by the sync service", e.key1, path, window("2001-01-01", "2001-01-02"), 422, "from"},
-		{"past the workspace's backfill caps", e.key1, path, window("2002-02-02", "2002-02-03"), 429, ""},
+		{"rejected by the sync service", e.key1, path, window(day(today.AddDate(0, 0, -30)), day(today.AddDate(0, 0, -29))), 422, "from"},
+		{"past the workspace's backfill caps", e.key1, path, window(day(today.AddDate(0, 0, -20)), day(today.AddDate(0, 0, -19))), 429, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			switch tc.name {
+			case "rejected by the sync service":
+				e.syncs.backfillErr = &syncsvc.ValidationError{Msg: "window rejected by the sync service"}
+				defer func() { e.syncs.backfillErr = nil }()
+			case "past the workspace's backfill caps":
+				e.syncs.backfillErr = capsReached()
+				defer func() { e.syncs.backfillErr = nil }()
+			}
 			calls := e.syncs.callCount()
 			rowsBefore := e.rowCounts()
 			p := problem(t, e.do("POST", tc.path, tc.key, tc.body), tc.status)
@@ -119,7 +132,9 @@ func TestBackfill(t *testing.T) {
 	}
 
 	// Past the caps: 429, with Retry-After and the running backfills named.
-	rec := e.do("POST", path, e.key1, window("2002-02-02", "2002-02-03"))
+	e.syncs.backfillErr = capsReached()
+	rec := e.do("POST", path, e.key1, window(day(today.AddDate(0, 0, -20)), day(today.AddDate(0, 0, -19))))
+	e.syncs.backfillErr = nil
 	p := problem(t, rec, http.StatusTooManyRequests)
 	if rec.Header().Get("Retry-After") == "" || p.Type != "/problems/backfill-limit" || p.WorkflowID != "backfill-a" ||
 		!strings.Contains(p.Detail, "backfill-a, backfill-b") {
@@ -226,4 +241,10 @@ func TestSchedule(t *testing.T) {
 	// A connection without a schedule answers 404, not 500.
 	delete(e.syncs.schedules, c.ID)
 	problem(t, e.do("GET", path, e.key1, ""), http.StatusNotFound)
+}
+
+// capsReached is what the sync service answers a backfill past the workspace's caps.
+func capsReached() error {
+	return &syncsvc.LimitError{Running: []string{"backfill-a", "backfill-b"},
+		Msg: "the workspace runs 2 backfills, the most it may run at once: backfill-a, backfill-b"}
 }

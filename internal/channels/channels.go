@@ -59,6 +59,19 @@ func ParseWindow(from, to string) (Window, error) {
 	return Window{From: f, To: t}, nil
 }
 
+// RetentionDays is how far back from today a backfill may reach, on every channel: Meta
+// keeps ad insights for 37 months (1123 days) and refuses an older start date, and the sync
+// activities never read further back than this on any channel. Shopify tokens without
+// read_all_orders reach less far; the connector's History says so per token.
+const RetentionDays = 1123
+
+// EarliestBackfillDay is the first day a backfill may start on when today (any time of it,
+// in UTC) is today: RetentionDays before it. Every day it allows is after 1970.
+func EarliestBackfillDay(today time.Time) time.Time {
+	y, m, d := today.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -RetentionDays)
+}
+
 // Days is the number of calendar days in the window.
 func (w Window) Days() int { return int(w.To.Sub(w.From).Hours()/24) + 1 }
 

@@ -82,7 +82,7 @@ func (c *Client) googleExchange(ctx context.Context, provider, code, verifier st
 func googleTokenError(provider, what string, err error, scrub scrubber) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		return &Error{Provider: provider, Retryable: true, Message: scrub.clean(what + ": " + err.Error())}
+		return networkError(provider, what, err, scrub)
 	}
 	status := 0
 	if re.Response != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // metaMaxPages bounds the /me/adaccounts pages followed (100 accounts each).
@@ -68,7 +70,7 @@ func (c *Client) metaHTTP() *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &http.Client{Timeout: c.c.HTTPClient.Timeout, Transport: getForm{base: base}}
+	return &http.Client{Timeout: c.c.HTTPClient.Timeout, Transport: getForm{base: base}, CheckRedirect: httpx.RefuseRedirect}
 }
 
 // metaError is Graph's error envelope.
@@ -104,7 +106,7 @@ func (c *Client) metaExchange(ctx context.Context, code string) (Grant, error) {
 func (c *Client) metaTokenError(what string, err error, scrub scrubber) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		return &Error{Provider: Meta, Retryable: true, Message: scrub.clean(what + ": " + err.Error())}
+		return networkError(Meta, what, err, scrub)
 	}
 	e := &Error{Provider: Meta, Status: re.Response.StatusCode,
 		Retryable: re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests}

@@ -8,11 +8,15 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 )
 
 // Providers that connect through OAuth; the names are the channel names.
@@ -98,6 +102,9 @@ func New(c Config) (*Client, error) {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	// No provider call follows a redirect: the code, client secret, tokens and developer
+	// token would go to whatever host the Location names.
+	c.HTTPClient = httpx.NoRedirects(c.HTTPClient)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.PublicURL == "" {
 		return nil, fmt.Errorf("oauth: PublicURL is required for redirect URIs")
@@ -251,14 +258,13 @@ func (c *Client) call(req *http.Request, provider, what string, scrub scrubber, 
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.c.HTTPClient.Do(req)
 	if err != nil {
-		return 0, nil, &Error{Provider: provider, Retryable: true,
-			Message: scrub.clean(fmt.Sprintf("%s: %v", what, err))}
+		return 0, nil, networkError(provider, what, err, scrub)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return resp.StatusCode, nil, &Error{Provider: provider, Status: resp.StatusCode, Retryable: true,
-			Message: scrub.clean(fmt.Sprintf("%s: read response: %v", what, err))}
+			Message: scrub.clean(fmt.Sprintf("%s: lost the connection while reading the response: %s", what, httpx.NetworkCause(err)))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, body, &Error{Provider: provider, Status: resp.StatusCode,
@@ -272,6 +278,23 @@ func (c *Client) call(req *http.Request, provider, what string, scrub scrubber, 
 		}
 	}
 	return resp.StatusCode, body, nil
+}
+
+// networkError is a provider call that got no answer to classify: a refused redirect (not
+// retryable: the provider, or something posing as it, sent us elsewhere) or a network
+// failure, described by the provider's host and a generic cause, never by the URL (its
+// query may carry a code or secret) or the addresses we dialled. Any other error (oauth2's
+// own, for a 2xx answer without a usable token) keeps its text.
+func networkError(provider, what string, err error, scrub scrubber) *Error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return &Error{Provider: provider, Retryable: true, Message: scrub.clean(what + ": " + err.Error())}
+	}
+	var re *httpx.RedirectError
+	if errors.As(err, &re) {
+		return &Error{Provider: provider, Status: re.Status, Message: scrub.clean(what + ": " + re.Error())}
+	}
+	return &Error{Provider: provider, Retryable: true, Message: scrub.clean(what + ": " + httpx.Describe(err))}
 }
 
 func snippet(b []byte) string {

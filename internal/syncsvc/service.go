@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
+	"github.com/omnitrackiq/omnitrackiq/internal/channels/httpx"
 	"github.com/omnitrackiq/omnitrackiq/internal/store"
 	"github.com/omnitrackiq/omnitrackiq/workflows"
 )
@@ -108,6 +109,12 @@ func (s *Service) StartBackfill(ctx context.Context, conn store.Connection, from
 	days, err := channels.ParseWindow(from, to)
 	if err != nil {
 		return Handle{}, false, &ValidationError{Msg: err.Error()}
+	}
+	// Checked here too, for callers other than the API: a day no provider serves would only
+	// fail later, and one before year 1 would fail in the database as a server error.
+	if earliest := channels.EarliestBackfillDay(time.Now()); days.From.Before(earliest) {
+		return Handle{}, false, &ValidationError{Msg: fmt.Sprintf("from %s is before %s: providers keep at most %d days of data",
+			from, earliest.Format(channels.DateLayout), channels.RetentionDays)}
 	}
 	capacity := &backfillCapacity{
 		maxBackfills: s.maxBackfills(), maxWindows: s.maxBackfillWindows(),
@@ -259,7 +266,8 @@ func (s *Service) failureOf(ctx context.Context, workflowID, runID string) strin
 		err = u
 		msg = err.Error()
 	}
-	return msg
+	// Tenants read this: an activity's error may name our own addresses.
+	return httpx.HideAddresses(msg)
 }
 
 func phaseOf(runStatus string) string {
@@ -278,7 +286,7 @@ func phaseOf(runStatus string) string {
 func syncRunDTO(r store.SyncRun) SyncRun {
 	return SyncRun{
 		ID: r.ID, Kind: r.Kind, WindowFrom: r.WindowFrom.Format("2006-01-02"), WindowTo: r.WindowTo.Format("2006-01-02"),
-		Status: r.Status, Pages: r.Pages, RowsWritten: r.RowsWritten, Error: r.Error, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Status: r.Status, Pages: r.Pages, RowsWritten: r.RowsWritten, Error: httpx.HideAddresses(r.Error), StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 	}
 }
 

@@ -75,6 +75,9 @@ type Options struct {
 	// ClientID and ClientSecret are the OAuth client that the refresh tokens were issued to.
 	ClientID     string
 	ClientSecret string
+	// TokenCacheSize bounds how many refresh tokens' access tokens are kept; the least
+	// recently used beyond it are evicted. 0 is googleauth.DefaultMaxEntries.
+	TokenCacheSize int
 	// HTTPClient defaults to a client with a DefaultHTTPTimeout timeout.
 	HTTPClient *http.Client
 	// Logger receives debug and info events; it never sees a token or the client secret.
@@ -127,7 +130,7 @@ func New(o Options) *Client {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Client{o: o, tokens: googleauth.NewCache("ga4", o.ClientID, o.Now)}
+	c := &Client{o: o, tokens: googleauth.NewCache("ga4", o.ClientID, o.TokenCacheSize, o.Now)}
 	var err error
 	if c.base, err = httpx.ParseBaseURL("base URL", o.BaseURL); err != nil {
 		c.baseErr = err

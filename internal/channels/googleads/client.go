@@ -64,6 +64,9 @@ type Options struct {
 	// ClientID and ClientSecret identify the OAuth client the refresh tokens belong to.
 	ClientID     string
 	ClientSecret string
+	// TokenCacheSize bounds how many refresh tokens' access tokens are kept; the least
+	// recently used beyond it are evicted. 0 is googleauth.DefaultMaxEntries.
+	TokenCacheSize int
 	// HTTPClient defaults to a client with a DefaultHTTPTimeout timeout.
 	HTTPClient *http.Client
 	// DefaultRateLimitBackoff is the RetryAfter of a quota error without a retryDelay.
@@ -108,7 +111,7 @@ func New(o Options) *Client {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Client{o: o, tokens: googleauth.NewCache("google ads", o.ClientID, o.Now)}
+	c := &Client{o: o, tokens: googleauth.NewCache("google ads", o.ClientID, o.TokenCacheSize, o.Now)}
 	u, err := parseHTTPURL(o.BaseURL)
 	if err != nil {
 		c.baseErr = fmt.Errorf("invalid base URL: %w", err)

@@ -5,6 +5,7 @@
 package googleauth
 
 import (
+	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -26,7 +27,9 @@ import (
 // answers never do. An answer of the endpoint that is not a token is an
 // *oauth2.RetrieveError (status, headers and body, for the connector to classify); a
 // failure to reach the endpoint is the transport's *url.Error; any other error is a 2xx
-// answer that is not a usable token (no access_token, not JSON).
+// answer that is not a usable token (no access_token, not JSON). A redirect is never followed
+// (the refresh token and client secret would go with a 307 or 308): the *url.Error then
+// wraps an *httpx.RedirectError.
 func Refresh(ctx context.Context, hc *http.Client, tokenURL, userAgent, clientID, clientSecret, refreshToken string) (*oauth2.Token, error) {
 	if hc == nil {
 		hc = http.DefaultClient
@@ -35,7 +38,7 @@ func Refresh(ctx context.Context, hc *http.Client, tokenURL, userAgent, clientID
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	withUA := *hc
+	withUA := *httpx.NoRedirects(hc)
 	withUA.Transport = userAgentTransport{base: base, userAgent: userAgent}
 	cfg := oauth2.Config{ClientID: clientID, ClientSecret: clientSecret,
 		Endpoint: oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}}
@@ -92,20 +95,34 @@ func ErrorResponse(status int, body []byte) (code, msg string) {
 	return r.Error, msg
 }
 
+// DefaultMaxEntries is how many refresh tokens a Cache holds access tokens for when its
+// maximum is not set: far more Google connections than one worker serves at once, while an
+// entry is a few hundred bytes.
+const DefaultMaxEntries = 10_000
+
 // Cache holds the access tokens minted from the refresh tokens of one OAuth client. Entries
 // are keyed by a hash of the client id and the refresh token, so the map holds no refresh
 // token. Concurrent requests for one refresh token mint one access token: the others wait
 // for it, as long as their context lets them.
+//
+// The cache is bounded: beyond its maximum, the least recently used entry is evicted (every
+// refresh token ever seen would otherwise stay, reconnected and deleted connections too).
+// An evicted token costs one refresh the next time it is needed. An entry being minted when
+// it is evicted still completes for its waiters; a request that arrives afterwards mints
+// anew.
 type Cache struct {
 	name     string // the connector, for errors ("google ads")
 	clientID string
 	now      func() time.Time
+	max      int
 
 	mu      sync.Mutex
-	entries map[[sha256.Size]byte]*entry
+	entries map[[sha256.Size]byte]*list.Element // of *entry
+	lru     *list.List                          // front: most recently used
 }
 
 type entry struct {
+	key [sha256.Size]byte
 	// lock is held while the entry is read or refreshed; it is a channel so that waiting
 	// honours the context. access and previous are written under both lock and Cache.mu.
 	lock    chan struct{}
@@ -116,10 +133,22 @@ type entry struct {
 	previous string
 }
 
-// NewCache returns an empty cache of the OAuth client clientID. name prefixes the error of
-// a context that ends while waiting; now is the clock of renewals.
-func NewCache(name, clientID string, now func() time.Time) *Cache {
-	return &Cache{name: name, clientID: clientID, now: now, entries: map[[sha256.Size]byte]*entry{}}
+// NewCache returns an empty cache of the OAuth client clientID holding at most maxEntries
+// refresh tokens' access tokens (DefaultMaxEntries when maxEntries <= 0). name prefixes the
+// error of a context that ends while waiting; now is the clock of renewals.
+func NewCache(name, clientID string, maxEntries int, now func() time.Time) *Cache {
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	return &Cache{name: name, clientID: clientID, now: now, max: maxEntries,
+		entries: map[[sha256.Size]byte]*list.Element{}, lru: list.New()}
+}
+
+// Len is the number of refresh tokens the cache holds an entry for.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
 }
 
 // MintFunc mints an access token. renewIn is how long after the mint started the token may
@@ -130,14 +159,22 @@ func (c *Cache) key(refreshToken string) [sha256.Size]byte {
 	return sha256.Sum256([]byte(c.clientID + "\x00" + refreshToken))
 }
 
+// entry returns refreshToken's entry, made the most recently used, creating it (and
+// evicting the least recently used ones beyond the maximum) when there is none.
 func (c *Cache) entry(refreshToken string) *entry {
 	k := c.key(refreshToken)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
-		e = &entry{lock: make(chan struct{}, 1)}
-		c.entries[k] = e
+	if el, ok := c.entries[k]; ok {
+		c.lru.MoveToFront(el)
+		return el.Value.(*entry)
+	}
+	e := &entry{key: k, lock: make(chan struct{}, 1)}
+	c.entries[k] = c.lru.PushFront(e)
+	for c.lru.Len() > c.max {
+		oldest := c.lru.Back()
+		c.lru.Remove(oldest)
+		delete(c.entries, oldest.Value.(*entry).key)
 	}
 	return e
 }
@@ -171,8 +208,11 @@ func (c *Cache) Token(ctx context.Context, refreshToken, stale string, mint Mint
 func (c *Cache) Forget(refreshToken string) {
 	k := c.key(refreshToken)
 	c.mu.Lock()
-	delete(c.entries, k)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[k]; ok {
+		c.lru.Remove(el)
+		delete(c.entries, k)
+	}
 }
 
 // Minted lists the access tokens the cache holds for refreshToken (current and previous,
@@ -181,7 +221,8 @@ func (c *Cache) Minted(refreshToken string) []string {
 	k := c.key(refreshToken)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[k]; e != nil {
+	if el, ok := c.entries[k]; ok {
+		e := el.Value.(*entry)
 		return []string{e.access, e.previous}
 	}
 	return nil

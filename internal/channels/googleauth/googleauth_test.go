@@ -11,7 +11,7 @@ import (
 
 func TestCacheMintsOncePerRefreshToken(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	c := NewCache("test", "client", func() time.Time { return now })
+	c := NewCache("test", "client", 0, func() time.Time { return now })
 	var mints atomic.Int32
 	mint := func(context.Context) (string, time.Duration, error) {
 		time.Sleep(10 * time.Millisecond)

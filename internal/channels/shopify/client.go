@@ -92,9 +92,7 @@ func New(o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	hc := *o.HTTPClient
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &Client{o: o, http: &hc}
+	c := &Client{o: o, http: httpx.NoRedirects(o.HTTPClient)}
 	switch {
 	case o.PageSize > MaxPageSize:
 		c.baseErr = fmt.Errorf("page size %d is above Shopify's maximum %d", o.PageSize, MaxPageSize)

@@ -168,6 +168,11 @@ func (c *Client) advertiserInfo(ctx context.Context, token, id string) (channels
 		}
 		if a.Currency != "" {
 			c.mu.Lock()
+			if _, known := c.currencies[id]; !known && len(c.currencies) >= maxCachedCurrencies {
+				// Bounded: start over rather than grow with every advertiser ever read. Each
+				// advertiser then costs one advertiser/info call again.
+				clear(c.currencies)
+			}
 			c.currencies[id] = a.Currency
 			c.mu.Unlock()
 		}
@@ -176,6 +181,9 @@ func (c *Client) advertiserInfo(ctx context.Context, token, id string) (channels
 	return channels.AccountInfo{}, &channels.Error{Channel: channels.TikTok, Kind: channels.KindBadRequest,
 		Message: fmt.Sprintf("advertiser/info/ does not list advertiser %s", id)}
 }
+
+// maxCachedCurrencies bounds the advertiser currency cache.
+const maxCachedCurrencies = 10_000
 
 // currency is the advertiser's currency, from the cache or advertiser/info/.
 func (c *Client) currency(ctx context.Context, token, id string) (string, error) {
