@@ -36,26 +36,6 @@ func ValidateOrder(o channels.Order, now time.Time) error {
 	if !money.IsCurrencyCode(o.Currency) {
 		return fmt.Errorf("field currency: %q is not an ISO 4217 currency code", o.Currency)
 	}
-	latest := now.Add(MaxClockSkew)
-	checkTime := func(field string, t time.Time, required bool) error {
-		switch {
-		case t.IsZero() && required:
-			return fmt.Errorf("field %s: is required", field)
-		case t.IsZero():
-			return nil
-		case t.Before(minOrderTime):
-			return fmt.Errorf("field %s: %s is before %s", field, t.UTC().Format(time.RFC3339), minOrderTime.Format("2006"))
-		case t.After(latest):
-			return fmt.Errorf("field %s: %s is in the future", field, t.UTC().Format(time.RFC3339))
-		}
-		return nil
-	}
-	checkAmount := func(field string, m int64) error {
-		if m < 0 || m > MaxAmountMicros {
-			return fmt.Errorf("field %s: %s is not between 0 and %s", field, money.FormatMicros(m), money.FormatMicros(MaxAmountMicros))
-		}
-		return nil
-	}
 	cancelled := time.Time{}
 	if o.CancelledAt != nil {
 		cancelled = *o.CancelledAt
@@ -68,7 +48,7 @@ func ValidateOrder(o channels.Order, now time.Time) error {
 		{"created_at", o.CreatedAt, true}, {"updated_at", o.UpdatedAt, true},
 		{"processed_at", o.ProcessedAt, false}, {"cancelled_at", cancelled, o.CancelledAt != nil},
 	} {
-		if err := checkTime(f.name, f.t, f.required); err != nil {
+		if err := checkTime(f.name, f.t, f.required, now); err != nil {
 			return err
 		}
 	}
@@ -92,20 +72,49 @@ func ValidateOrder(o channels.Order, now time.Time) error {
 		}
 	}
 	for i, r := range o.Refunds {
-		if err := checkAmount(fmt.Sprintf("refunds[%d].amount", i), r.AmountMicros); err != nil {
-			return err
-		}
-		if err := checkTime(fmt.Sprintf("refunds[%d].created_at", i), r.CreatedAt, true); err != nil {
-			return err
+		if err := ValidateRefund(r, now); err != nil {
+			return fmt.Errorf("refunds[%d]: %w", i, err)
 		}
 	}
 	if c := o.Customer; c != nil {
-		if err := checkTime("customer.created_at", c.CreatedAt, true); err != nil {
+		if err := checkTime("customer.created_at", c.CreatedAt, true, now); err != nil {
 			return err
 		}
-		if err := checkTime("customer.updated_at", c.UpdatedAt, false); err != nil {
+		if err := checkTime("customer.updated_at", c.UpdatedAt, false, now); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ValidateRefund checks a refund's amount and creation time by ValidateOrder's bounds.
+func ValidateRefund(r channels.Refund, now time.Time) error {
+	if err := checkAmount("amount", r.AmountMicros); err != nil {
+		return err
+	}
+	return checkTime("created_at", r.CreatedAt, true, now)
+}
+
+// checkTime refuses a timestamp before 2000 or more than MaxClockSkew after now, and a
+// missing one when it is required.
+func checkTime(field string, t time.Time, required bool, now time.Time) error {
+	switch {
+	case t.IsZero() && required:
+		return fmt.Errorf("field %s: is required", field)
+	case t.IsZero():
+		return nil
+	case t.Before(minOrderTime):
+		return fmt.Errorf("field %s: %s is before %s", field, t.UTC().Format(time.RFC3339), minOrderTime.Format("2006"))
+	case t.After(now.Add(MaxClockSkew)):
+		return fmt.Errorf("field %s: %s is in the future", field, t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkAmount refuses an amount below 0 or above MaxAmountMicros.
+func checkAmount(field string, m int64) error {
+	if m < 0 || m > MaxAmountMicros {
+		return fmt.Errorf("field %s: %s is not between 0 and %s", field, money.FormatMicros(m), money.FormatMicros(MaxAmountMicros))
 	}
 	return nil
 }
