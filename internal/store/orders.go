@@ -20,7 +20,8 @@ var orderStageColumns = []string{
 
 // MergeOrders upserts orders on their natural key (workspace, shop, order id), replaces the
 // line items of every order it wrote and adds the refunds of every order it read. It
-// returns the number of orders written and the highest updated_at among the input. It also
+// returns the number of orders written and the highest updated_at among the input (leaving
+// out any more than MaxClockSkew in the future, which no cursor may reach). It also
 // upserts the store's record of each order's customer (newer updated_at wins). Call it at
 // most once per transaction.
 //
@@ -49,8 +50,10 @@ func MergeOrders(ctx context.Context, tx pgx.Tx, workspaceID, connectionID strin
 		referring_site text, refund_count int) ON COMMIT DELETE ROWS`); err != nil {
 		return 0, maxUpdated, fmt.Errorf("create order stage: %w", err)
 	}
+	// A far-future updated_at must not carry a cursor past every later update.
+	latest := time.Now().Add(MaxClockSkew)
 	for _, o := range orders {
-		if o.UpdatedAt.After(maxUpdated) {
+		if o.UpdatedAt.After(maxUpdated) && !o.UpdatedAt.After(latest) {
 			maxUpdated = o.UpdatedAt
 		}
 	}
@@ -275,10 +278,6 @@ func (s *Store) CommitOrdersPage(ctx context.Context, run SyncRun, c Claim, orde
 			return 0, err
 		}
 		if advanceCursor && !maxUpdated.IsZero() {
-			// A far-future updated_at must not carry the cursor past every later update.
-			if latest := time.Now().Add(MaxClockSkew); maxUpdated.After(latest) {
-				maxUpdated = latest
-			}
 			if _, err := tx.Exec(ctx, `UPDATE connections SET cursor_updated_at = greatest(coalesce(cursor_updated_at, $2), $2)
 				WHERE id = $1`, run.ConnectionID, maxUpdated); err != nil {
 				return 0, fmt.Errorf("advance orders cursor: %w", err)
