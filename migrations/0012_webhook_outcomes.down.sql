@@ -1,0 +1,3 @@
+ALTER TABLE webhook_deliveries
+    DROP COLUMN IF EXISTS detail,
+    DROP COLUMN IF EXISTS outcome;
