@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -79,6 +80,27 @@ func FuzzScheduleUpdate(f *testing.F) {
 		}
 		if len(errs) == 0 {
 			_, _ = billing.CronMinInterval(cron)
+		}
+	})
+}
+
+// FuzzShopifyDeliveryCheck: what a signed Shopify delivery may say (its body, its topic and
+// its unsigned X-Shopify-Triggered-At) is judged without a panic, and a delivery that is
+// not refused always names an order to read back from the shop.
+func FuzzShopifyDeliveryCheck(f *testing.F) {
+	f.Add("orders/updated", "2026-12-05T10:00:00.000Z", []byte(`{"id":820982911946154508,"currency":"USD","total_price":"10.00","updated_at":"2026-12-05T09:59:00-05:00"}`))
+	f.Add("refunds/create", "", []byte(`{"id":1,"order_id":820982911946154508,"transactions":[{"amount":"1.00","currency":"USD"}]}`))
+	f.Add("orders/create", "9999-12-31T23:59:59Z", []byte(`{"id":"1","updated_at":"9999-12-31T23:59:59Z","currency":"usd"}`))
+	f.Add("orders/paid", "yesterday", []byte(`[]`))
+	now := time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, topic, triggeredAt string, body []byte) {
+		d := shopifyDelivery{id: "fuzz", topic: topic, shop: "demo.myshopify.com", now: now}
+		outcome, reason := d.check(triggeredAt, body, "USD")
+		if outcome == "" && d.orderID == "" {
+			t.Fatalf("accepted without an order id: topic %q body %q", topic, body)
+		}
+		if outcome != "" && reason == "" {
+			t.Fatalf("refused (%s) without a reason: topic %q body %q", outcome, topic, body)
 		}
 	})
 }

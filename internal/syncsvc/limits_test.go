@@ -58,38 +58,45 @@ func TestBackfillCaps(t *testing.T) {
 		return windows
 	}
 
+	// Ranges relative to today, inside the providers' retention whenever the test runs.
+	day := func(daysAgo int) string { return time.Now().UTC().AddDate(0, 0, -daysAgo).Format("2006-01-02") }
+	halfFrom, halfTo := day(400), day(220)   // a long backfill (several windows)
+	laterFrom, laterTo := day(200), day(20)  // another, not overlapping it
+	monthFrom, monthTo := day(400), day(370) // a short one (a few windows)
+	quarterFrom, quarterTo := day(400), day(310)
+
 	a := workspace("A")
 	a1, a2 := conn(a, "1"), conn(a, "2")
-	h1, started, err := svc.StartBackfill(ctx, a1, "2024-01-01", "2024-06-30")
+	h1, started, err := svc.StartBackfill(ctx, a1, halfFrom, halfTo)
 	require.NoError(t, err)
 	require.True(t, started)
-	h2, _, err := svc.StartBackfill(ctx, a2, "2024-01-01", "2024-06-30")
+	h2, _, err := svc.StartBackfill(ctx, a2, halfFrom, halfTo)
 	require.NoError(t, err)
 	require.Equal(t, []int{3, 3}, []int{windowsOf(h1.WorkflowID), windowsOf(h2.WorkflowID)})
 
 	// Two backfills read the workspace's 6 windows: a third is refused, naming both.
-	_, _, err = svc.StartBackfill(ctx, a1, "2023-01-01", "2023-06-30")
+	_, _, err = svc.StartBackfill(ctx, a1, laterFrom, laterTo)
 	var lim *LimitError
 	require.ErrorAs(t, err, &lim)
 	require.Equal(t, []string{h1.WorkflowID, h2.WorkflowID}, lim.Running)
 	require.Contains(t, lim.Msg, "6 windows at once")
-	require.Contains(t, lim.Msg, h1.WorkflowID+" (2024-01-01..2024-06-30)")
+	require.Contains(t, lim.Msg, h1.WorkflowID+" ("+halfFrom+".."+halfTo+")")
 	// The same backfill again is still the running one, not a refusal.
-	again, started, err := svc.StartBackfill(ctx, a1, "2024-01-01", "2024-06-30")
+	again, started, err := svc.StartBackfill(ctx, a1, halfFrom, halfTo)
 	require.NoError(t, err)
 	require.False(t, started)
 	require.Equal(t, h1.WorkflowID, again.WorkflowID)
 
 	// Another workspace has its own room.
 	b := workspace("B")
-	hb, started, err := svc.StartBackfill(ctx, conn(b, "3"), "2024-01-01", "2024-06-30")
+	hb, started, err := svc.StartBackfill(ctx, conn(b, "3"), halfFrom, halfTo)
 	require.NoError(t, err)
 	require.True(t, started)
 	require.Equal(t, 3, windowsOf(hb.WorkflowID))
 
 	// A backfill that ended (terminated here, so nothing told the database) frees its room.
 	require.NoError(t, svc.Temporal.TerminateWorkflow(ctx, h1.WorkflowID, "", "test"))
-	h3, started, err := svc.StartBackfill(ctx, a1, "2023-01-01", "2023-06-30")
+	h3, started, err := svc.StartBackfill(ctx, a1, laterFrom, laterTo)
 	require.NoError(t, err)
 	require.True(t, started)
 	require.Equal(t, 3, windowsOf(h3.WorkflowID))
@@ -103,12 +110,12 @@ func TestBackfillCaps(t *testing.T) {
 	roomy := &Service{Temporal: srv.Client(), Store: st, MaxBackfills: 3, MaxBackfillWindows: 8}
 	var granted []int
 	for i := range 3 {
-		h, _, err := roomy.StartBackfill(ctx, conn(c, fmt.Sprint(10+i)), "2024-01-01", "2024-01-31")
+		h, _, err := roomy.StartBackfill(ctx, conn(c, fmt.Sprint(10+i)), monthFrom, monthTo)
 		require.NoError(t, err)
 		granted = append(granted, windowsOf(h.WorkflowID))
 	}
 	require.Equal(t, []int{3, 3, 2}, granted)
-	_, _, err = roomy.StartBackfill(ctx, conn(c, "13"), "2024-01-01", "2024-01-31")
+	_, _, err = roomy.StartBackfill(ctx, conn(c, "13"), monthFrom, monthTo)
 	require.ErrorAs(t, err, &lim)
 	require.Len(t, lim.Running, 3)
 	require.Contains(t, lim.Msg, "runs 3 backfills")
@@ -127,7 +134,7 @@ func TestBackfillCaps(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			replica := &Service{Temporal: srv.Client(), Store: st}
-			_, _, errs[i] = replica.StartBackfill(ctx, conns[i], "2024-01-01", "2024-03-31")
+			_, _, errs[i] = replica.StartBackfill(ctx, conns[i], quarterFrom, quarterTo)
 		}()
 	}
 	wg.Wait()
