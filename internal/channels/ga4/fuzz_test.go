@@ -17,30 +17,20 @@ func FuzzReadSessions(f *testing.F) {
 	f.Add(200, []byte(`{"dimensionHeaders":[{"name":"date"}],"metricHeaders":[{"name":"sessions","type":"TYPE_INTEGER"}],"rows":[{"dimensionValues":[{"value":"20261101"}],"metricValues":[{"value":"12"}]}],"rowCount":1,"metadata":{"currencyCode":"USD","timeZone":"UTC"}}`), "")
 	f.Add(429, []byte(`{"error":{"code":429,"message":"Exhausted concurrent requests quota.","status":"RESOURCE_EXHAUSTED"}}`), "")
 	f.Add(200, []byte(`{"access_token":"t","expires_in":3600}`), "x")
-	srv := fuzzsrv.Start(f)
-	c := ga4.New(ga4.Options{BaseURL: srv.URL, TokenURL: srv.URL + "/token", ClientID: "id", ClientSecret: "secret", DefaultRateLimitBackoff: time.Millisecond})
-	acct := channels.Account{ID: "123456", Token: "fuzz-token", RefreshToken: "fuzz-refresh"}
-	f.Fuzz(func(t *testing.T, status int, body []byte, cursor string) {
-		srv.Set(status, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, _ = c.ReadSessions(ctx, acct, channels.ReadRequest{Window: channels.Window{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)}, Level: channels.LevelAd}, cursor)
+	fuzzsrv.Reads(f, func(baseURL string) func(context.Context, string) {
+		c := ga4.New(ga4.Options{BaseURL: baseURL, TokenURL: baseURL + "/token", ClientID: "id", ClientSecret: "secret", DefaultRateLimitBackoff: time.Millisecond})
+		acct := channels.Account{ID: "123456", Token: "fuzz-token", RefreshToken: "fuzz-refresh"}
+		return func(ctx context.Context, cursor string) {
+			_, _ = c.ReadSessions(ctx, acct, channels.ReadRequest{Window: fuzzsrv.TestWindow, Level: channels.LevelAd}, cursor)
+		}
 	})
 }
 
 // FuzzAccountInfo does the same for the account lookup made when a connection is created.
 func FuzzAccountInfo(f *testing.F) {
-	f.Add(200, []byte(`{}`))
-	f.Add(401, []byte(`{"error":"bad token"}`))
-	srv := fuzzsrv.Start(f)
-	c := ga4.New(ga4.Options{BaseURL: srv.URL, TokenURL: srv.URL + "/token", ClientID: "id", ClientSecret: "secret", DefaultRateLimitBackoff: time.Millisecond})
-	acct := channels.Account{ID: "123456", Token: "fuzz-token", RefreshToken: "fuzz-refresh"}
-	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		code := srv.Set(status, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if _, err := c.AccountInfo(ctx, acct); err == nil && code >= 400 {
-			t.Fatalf("an HTTP %d answer was taken for an account", code)
-		}
+	fuzzsrv.Accounts(f, func(baseURL string) func(context.Context) error {
+		c := ga4.New(ga4.Options{BaseURL: baseURL, TokenURL: baseURL + "/token", ClientID: "id", ClientSecret: "secret", DefaultRateLimitBackoff: time.Millisecond})
+		acct := channels.Account{ID: "123456", Token: "fuzz-token", RefreshToken: "fuzz-refresh"}
+		return func(ctx context.Context) error { _, err := c.AccountInfo(ctx, acct); return err }
 	})
 }

@@ -18,30 +18,20 @@ func FuzzReadPage(f *testing.F) {
 	f.Add(200, []byte(`{"report_run_id":"9","async_status":"Job Completed","async_percent_completion":100}`), "")
 	f.Add(400, []byte(`{"error":{"message":"(#17) User request limit reached","type":"OAuthException","code":17,"error_subcode":2446079,"fbtrace_id":"x"}}`), "")
 	f.Add(200, []byte(`{}`), "not-a-cursor")
-	srv := fuzzsrv.Start(f)
-	c := meta.New(meta.Options{BaseURL: srv.URL, PollInterval: time.Millisecond, DefaultRateLimitBackoff: time.Millisecond, JobTimeout: 500 * time.Millisecond})
-	acct := channels.Account{ID: "42", Token: "fuzz-token"}
-	f.Fuzz(func(t *testing.T, status int, body []byte, cursor string) {
-		srv.Set(status, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, _ = c.ReadPage(ctx, acct, channels.ReadRequest{Window: channels.Window{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)}, Level: channels.LevelAd}, cursor)
+	fuzzsrv.Reads(f, func(baseURL string) func(context.Context, string) {
+		c := meta.New(meta.Options{BaseURL: baseURL, PollInterval: time.Millisecond, DefaultRateLimitBackoff: time.Millisecond, JobTimeout: 500 * time.Millisecond})
+		acct := channels.Account{ID: "42", Token: "fuzz-token"}
+		return func(ctx context.Context, cursor string) {
+			_, _ = c.ReadPage(ctx, acct, channels.ReadRequest{Window: fuzzsrv.TestWindow, Level: channels.LevelAd}, cursor)
+		}
 	})
 }
 
 // FuzzAccountInfo does the same for the account lookup made when a connection is created.
 func FuzzAccountInfo(f *testing.F) {
-	f.Add(200, []byte(`{}`))
-	f.Add(401, []byte(`{"error":"bad token"}`))
-	srv := fuzzsrv.Start(f)
-	c := meta.New(meta.Options{BaseURL: srv.URL, PollInterval: time.Millisecond, DefaultRateLimitBackoff: time.Millisecond, JobTimeout: 500 * time.Millisecond})
-	acct := channels.Account{ID: "42", Token: "fuzz-token"}
-	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		code := srv.Set(status, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if _, err := c.AccountInfo(ctx, acct); err == nil && code >= 400 {
-			t.Fatalf("an HTTP %d answer was taken for an account", code)
-		}
+	fuzzsrv.Accounts(f, func(baseURL string) func(context.Context) error {
+		c := meta.New(meta.Options{BaseURL: baseURL, PollInterval: time.Millisecond, DefaultRateLimitBackoff: time.Millisecond, JobTimeout: 500 * time.Millisecond})
+		acct := channels.Account{ID: "42", Token: "fuzz-token"}
+		return func(ctx context.Context) error { _, err := c.AccountInfo(ctx, acct); return err }
 	})
 }

@@ -17,30 +17,20 @@ func FuzzReadPage(f *testing.F) {
 	f.Add(200, []byte(`{"code":0,"message":"OK","data":{"list":[{"dimensions":{"ad_id":"1","stat_time_day":"2026-11-01 00:00:00"},"metrics":{"spend":"1.50","impressions":"10","clicks":"1"}}],"page_info":{"page":1,"page_size":50,"total_number":1,"total_page":1}}}`), "")
 	f.Add(200, []byte(`{"code":51010,"message":"Too many requests"}`), "")
 	f.Add(200, []byte(`{"code":0,"data":null}`), "x")
-	srv := fuzzsrv.Start(f)
-	c := tiktok.New(tiktok.Options{BaseURL: srv.URL, DefaultRateLimitBackoff: time.Millisecond})
-	acct := channels.Account{ID: "7000000001", Token: "fuzz-token"}
-	f.Fuzz(func(t *testing.T, status int, body []byte, cursor string) {
-		srv.Set(status, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, _ = c.ReadPage(ctx, acct, channels.ReadRequest{Window: channels.Window{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)}, Level: channels.LevelAd}, cursor)
+	fuzzsrv.Reads(f, func(baseURL string) func(context.Context, string) {
+		c := tiktok.New(tiktok.Options{BaseURL: baseURL, DefaultRateLimitBackoff: time.Millisecond})
+		acct := channels.Account{ID: "7000000001", Token: "fuzz-token"}
+		return func(ctx context.Context, cursor string) {
+			_, _ = c.ReadPage(ctx, acct, channels.ReadRequest{Window: fuzzsrv.TestWindow, Level: channels.LevelAd}, cursor)
+		}
 	})
 }
 
 // FuzzAccountInfo does the same for the account lookup made when a connection is created.
 func FuzzAccountInfo(f *testing.F) {
-	f.Add(200, []byte(`{}`))
-	f.Add(401, []byte(`{"error":"bad token"}`))
-	srv := fuzzsrv.Start(f)
-	c := tiktok.New(tiktok.Options{BaseURL: srv.URL, DefaultRateLimitBackoff: time.Millisecond})
-	acct := channels.Account{ID: "7000000001", Token: "fuzz-token"}
-	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		code := srv.Set(status, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if _, err := c.AccountInfo(ctx, acct); err == nil && code >= 400 {
-			t.Fatalf("an HTTP %d answer was taken for an account", code)
-		}
+	fuzzsrv.Accounts(f, func(baseURL string) func(context.Context) error {
+		c := tiktok.New(tiktok.Options{BaseURL: baseURL, DefaultRateLimitBackoff: time.Millisecond})
+		acct := channels.Account{ID: "7000000001", Token: "fuzz-token"}
+		return func(ctx context.Context) error { _, err := c.AccountInfo(ctx, acct); return err }
 	})
 }
