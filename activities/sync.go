@@ -73,8 +73,6 @@ func lookbackDays(ch channels.Channel) int {
 // connection has no cursor yet.
 const firstOrdersSyncDays = 90
 
-// retentionDays is how far back a provider keeps data (Meta: 37 months).
-const retentionDays = 1123
 
 // Sync is the set of sync activities.
 type Sync struct {
@@ -243,7 +241,7 @@ func (a *Sync) window(conn store.Connection, in PrepareInput) (channels.Window, 
 	}
 	y, m, d := now().In(loc).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	earliest := today.AddDate(0, 0, -retentionDays)
+	earliest := today.AddDate(0, 0, -channels.RetentionDays)
 	if in.Kind != kindIncremental {
 		w, err := channels.ParseWindow(in.From, in.To)
 		if err != nil {
