@@ -111,7 +111,7 @@ func Connectors(cfg config.Config, logger *slog.Logger) channels.Registry {
 			channels.GoogleAds: googleads.New(googleads.Options{
 				BaseURL: cfg.GoogleAdsBaseURL, APIVersion: cfg.GoogleAdsAPIVersion, DeveloperToken: cfg.GoogleAdsDeveloperToken,
 				TokenURL: cfg.GoogleOAuthTokenURL, ClientID: cfg.GoogleOAuthClientID, ClientSecret: cfg.GoogleOAuthClientSecret,
-				HTTPClient: httpClient, Logger: logger.With("channel", "google_ads"),
+				HTTPClient: httpClient, Logger: logger.With("channel", "google_ads"), TokenCacheSize: cfg.GoogleTokenCacheSize,
 			}),
 			channels.TikTok: tiktok.New(tiktok.Options{
 				BaseURL: cfg.TikTokBaseURL, HTTPClient: httpClient, Logger: logger.With("channel", "tiktok"),
@@ -127,6 +127,7 @@ func Connectors(cfg config.Config, logger *slog.Logger) channels.Registry {
 			channels.GA4: ga4.New(ga4.Options{
 				BaseURL: cfg.GA4BaseURL, TokenURL: cfg.GoogleOAuthTokenURL, ClientID: cfg.GoogleOAuthClientID,
 				ClientSecret: cfg.GoogleOAuthClientSecret, HTTPClient: httpClient, Logger: logger.With("channel", "ga4"),
+				TokenCacheSize: cfg.GoogleTokenCacheSize,
 			}),
 		},
 	}

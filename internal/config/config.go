@@ -45,6 +45,9 @@ type Config struct {
 	GoogleOAuthClientID     string
 	GoogleOAuthClientSecret string
 	GoogleOAuthTokenURL     string
+	// GoogleTokenCacheSize bounds the access tokens each Google connector keeps per worker
+	// (least recently used evicted first).
+	GoogleTokenCacheSize int
 	TikTokBaseURL           string
 	// ShopifyBaseURL replaces https://{shop}.myshopify.com for every shop when set (sandbox).
 	ShopifyBaseURL    string
@@ -325,6 +328,9 @@ func FromEnv() (Config, error) {
 			errs = append(errs, key+" must be a positive number")
 		}
 		c.BackfillActivitiesPerSecond[strings.ToLower(ch)] = v
+	}
+	if c.GoogleTokenCacheSize, err = intEnv("GOOGLE_TOKEN_CACHE_SIZE", 10000); err != nil || c.GoogleTokenCacheSize < 1 {
+		errs = append(errs, "GOOGLE_TOKEN_CACHE_SIZE must be a positive integer")
 	}
 	if c.MaxBackfillsPerWorkspace, err = intEnv("MAX_BACKFILLS_PER_WORKSPACE", 3); err != nil || c.MaxBackfillsPerWorkspace < 1 {
 		errs = append(errs, "MAX_BACKFILLS_PER_WORKSPACE must be a positive integer")
