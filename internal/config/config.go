@@ -48,7 +48,7 @@ type Config struct {
 	// GoogleTokenCacheSize bounds the access tokens each Google connector keeps per worker
 	// (least recently used evicted first).
 	GoogleTokenCacheSize int
-	TikTokBaseURL           string
+	TikTokBaseURL        string
 	// ShopifyBaseURL replaces https://{shop}.myshopify.com for every shop when set (sandbox).
 	ShopifyBaseURL    string
 	ShopifyAPIVersion string
