@@ -73,7 +73,6 @@ func lookbackDays(ch channels.Channel) int {
 // connection has no cursor yet.
 const firstOrdersSyncDays = 90
 
-
 // Sync is the set of sync activities.
 type Sync struct {
 	Store      *store.Store
