@@ -179,8 +179,11 @@ func TestShopifyHistoryNeedsReadAllOrders(t *testing.T) {
 		"channel": "shopify", "account_id": sandboxshopify.DemoShopDomain, "access_token": sandboxshopify.LimitedToken})
 	require.Equal(t, http.StatusCreated, status, "%v", body)
 	conn := body["id"].(string)
-	ny, _ := time.LoadLocation("America/New_York")
-	first := time.Now().In(ny).AddDate(0, 0, -60).Format("2006-01-02")
+	// Shopify's limit is 60 days of absolute time, shown as a day of the connection's zone:
+	// subtracting the days in the zone instead is an hour off across a DST change.
+	loc, err := time.LoadLocation(body["timezone"].(string))
+	require.NoError(t, err)
+	first := time.Now().AddDate(0, 0, -60).In(loc).Format("2006-01-02")
 	require.Equal(t, first, body["history_from"])
 	status, body = e.call("GET", "/v1/connections/"+conn, nil)
 	require.Equal(t, http.StatusOK, status)
@@ -194,7 +197,7 @@ func TestShopifyHistoryNeedsReadAllOrders(t *testing.T) {
 	require.Contains(t, body["detail"], "read_all_orders")
 
 	// Within the 60 days the backfill works.
-	_, err := e.backfill(conn, day(50), day(1))
+	_, err = e.backfill(conn, day(50), day(1))
 	require.NoError(t, err)
 	var stored int
 	require.NoError(t, e.Store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM orders WHERE workspace_id = $1`, e.Workspace).Scan(&stored))
